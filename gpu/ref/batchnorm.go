@@ -1,0 +1,139 @@
+package ref
+
+import (
+	"fmt"
+	"math"
+
+	"repro/gpu"
+)
+
+func bnShape(op string, s gpu.BatchNormSpec) (Shape, int) {
+	if s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 {
+		panic(fmt.Sprintf("ref.%s: batch-norm spec %+v: sizes must be positive", op, s))
+	}
+	return Shape{s.N, s.C, s.H, s.W}, s.N * s.H * s.W
+}
+
+// BatchNormForwardTrain normalizes x with its batch statistics, as
+// gpu.BatchNorm.ForwardTrain. With m = N*H*W, for each channel c:
+//
+//	mean[c] = (1/m) sum_{n,i,j} x[n,c,i,j]
+//	var[c] = (1/m) sum_{n,i,j} (x[n,c,i,j]-mean[c])^2
+//	invstd[c] = 1/sqrt(var[c]+Eps)
+//	y[n,c,i,j] = gamma[c]*(x[n,c,i,j]-mean[c])*invstd[c] + beta[c]
+//	saveMean[c] = mean[c], saveInvStd[c] = invstd[c]
+//	runMean[c] = (1-Momentum)*runMean[c] + Momentum*mean[c]
+//	runVar[c] = (1-Momentum)*runVar[c] + Momentum*var[c]*m/(m-1)
+//
+// The running variance takes the unbiased batch variance, so m must be at
+// least 2.
+func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta []float64, s gpu.BatchNormSpec) {
+	const op = "BatchNormForwardTrain"
+	sh, m := bnShape(op, s)
+	if m < 2 {
+		panic(fmt.Sprintf("ref.%s: %d values per channel: the unbiased variance needs at least 2", op, m))
+	}
+	need(op, "y", y, sh.Elems())
+	need(op, "x", x, sh.Elems())
+	for _, p := range []struct {
+		name string
+		v    []float64
+	}{{"saveMean", saveMean}, {"saveInvStd", saveInvStd}, {"runMean", runMean}, {"runVar", runVar}, {"gamma", gamma}, {"beta", beta}} {
+		need(op, p.name, p.v, s.C)
+	}
+	for c := 0; c < sh.C; c++ {
+		sum := 0.0
+		for n := 0; n < sh.N; n++ {
+			for i := 0; i < sh.H*sh.W; i++ {
+				sum += x[sh.Index(n, c, 0, 0)+i]
+			}
+		}
+		mean := sum / float64(m)
+		ss := 0.0
+		for n := 0; n < sh.N; n++ {
+			for i := 0; i < sh.H*sh.W; i++ {
+				d := x[sh.Index(n, c, 0, 0)+i] - mean
+				ss += d * d
+			}
+		}
+		variance := ss / float64(m)
+		invstd := 1 / math.Sqrt(variance+s.Eps)
+		for n := 0; n < sh.N; n++ {
+			for i := 0; i < sh.H*sh.W; i++ {
+				k := sh.Index(n, c, 0, 0) + i
+				y[k] = gamma[c]*(x[k]-mean)*invstd + beta[c]
+			}
+		}
+		saveMean[c], saveInvStd[c] = mean, invstd
+		runMean[c] = (1-s.Momentum)*runMean[c] + s.Momentum*mean
+		runVar[c] = (1-s.Momentum)*runVar[c] + s.Momentum*variance*float64(m)/float64(m-1)
+	}
+}
+
+// BatchNormForwardInfer normalizes x with the running statistics, as
+// gpu.BatchNorm.ForwardInfer:
+//
+//	y[n,c,i,j] = gamma[c]*(x[n,c,i,j]-runMean[c])/sqrt(runVar[c]+Eps) + beta[c]
+func BatchNormForwardInfer(y, x, gamma, beta, runMean, runVar []float64, s gpu.BatchNormSpec) {
+	const op = "BatchNormForwardInfer"
+	sh, _ := bnShape(op, s)
+	need(op, "y", y, sh.Elems())
+	need(op, "x", x, sh.Elems())
+	need(op, "gamma", gamma, s.C)
+	need(op, "beta", beta, s.C)
+	need(op, "runMean", runMean, s.C)
+	need(op, "runVar", runVar, s.C)
+	for n := 0; n < sh.N; n++ {
+		for c := 0; c < sh.C; c++ {
+			invstd := 1 / math.Sqrt(runVar[c]+s.Eps)
+			for i := 0; i < sh.H*sh.W; i++ {
+				k := sh.Index(n, c, 0, 0) + i
+				y[k] = gamma[c]*(x[k]-runMean[c])*invstd + beta[c]
+			}
+		}
+	}
+}
+
+// BatchNormBackward is the gradient of BatchNormForwardTrain, as
+// gpu.BatchNorm.Backward. With xhat = (x-saveMean[c])*saveInvStd[c] and
+// mean_c the mean over the m = N*H*W positions of channel c:
+//
+//	dbeta[c] += sum dy
+//	dgamma[c] += sum dy*xhat
+//	dx (=, or += when accumulate) gamma[c]*saveInvStd[c]*(dy - mean_c(dy) - xhat*mean_c(dy*xhat))
+func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd []float64, s gpu.BatchNormSpec, accumulate bool) {
+	const op = "BatchNormBackward"
+	sh, m := bnShape(op, s)
+	need(op, "dx", dx, sh.Elems())
+	need(op, "dy", dy, sh.Elems())
+	need(op, "x", x, sh.Elems())
+	for _, p := range []struct {
+		name string
+		v    []float64
+	}{{"dgamma", dgamma}, {"dbeta", dbeta}, {"gamma", gamma}, {"saveMean", saveMean}, {"saveInvStd", saveInvStd}} {
+		need(op, p.name, p.v, s.C)
+	}
+	g := make([]float64, sh.Elems())
+	for c := 0; c < sh.C; c++ {
+		sumDy, sumDyXhat := 0.0, 0.0
+		for n := 0; n < sh.N; n++ {
+			for i := 0; i < sh.H*sh.W; i++ {
+				k := sh.Index(n, c, 0, 0) + i
+				xhat := (x[k] - saveMean[c]) * saveInvStd[c]
+				sumDy += dy[k]
+				sumDyXhat += dy[k] * xhat
+			}
+		}
+		meanDy, meanDyXhat := sumDy/float64(m), sumDyXhat/float64(m)
+		for n := 0; n < sh.N; n++ {
+			for i := 0; i < sh.H*sh.W; i++ {
+				k := sh.Index(n, c, 0, 0) + i
+				xhat := (x[k] - saveMean[c]) * saveInvStd[c]
+				g[k] = gamma[c] * saveInvStd[c] * (dy[k] - meanDy - xhat*meanDyXhat)
+			}
+		}
+		dbeta[c] += sumDy
+		dgamma[c] += sumDyXhat
+	}
+	store(dx, g, accumulate)
+}
