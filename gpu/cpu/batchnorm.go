@@ -1,0 +1,274 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"repro/gpu"
+)
+
+// batchNorm is spatial batch normalization planned for one shape. Statistics
+// are summed in float64 per worker over a range of pixels and then reduced.
+type batchNorm struct {
+	b *Backend
+	s gpu.BatchNormSpec
+	// per-channel coefficients of the current call: y = x*k1 + k0 (forward),
+	// dx = dy*k1 + x*k2 + k0 (backward)
+	k0, k1, k2 []float32
+
+	phase      int
+	x, y       view
+	dx, dy     view
+	accumulate bool
+}
+
+const (
+	bnStats     = iota // sum x, sum x^2
+	bnAffine           // y = x*k1 + k0
+	bnGradStats        // sum dy, sum dy*x
+	bnGrad             // dx = dy*k1 + x*k2 + k0
+)
+
+// NewBatchNorm plans batch normalization.
+func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
+	if s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 || s.Eps <= 0 || s.Momentum < 0 || s.Momentum > 1 || s.N*s.H*s.W < 2 {
+		return nil, fmt.Errorf("cpu batch norm %+v: sizes and eps must be positive, N*H*W at least 2, momentum in [0, 1]", s)
+	}
+	bn := &batchNorm{b: b, s: s, k0: make([]float32, s.C), k1: make([]float32, s.C), k2: make([]float32, s.C)}
+	b.bytes += int64(12 * s.C)
+	b.growScratch(0, 2*s.C)
+	return bn, nil
+}
+
+func (bn *batchNorm) Spec() gpu.BatchNormSpec { return bn.s }
+
+func (bn *batchNorm) tensor(op, name string, t gpu.Tensor) (view, error) {
+	s := bn.s
+	if t.N != s.N || t.C != s.C || t.H != s.H || t.W != s.W {
+		return view{}, fmt.Errorf("cpu batch norm %s: %s %v, spec wants [%d %d %d %d]", op, name, t, s.N, s.C, s.H, s.W)
+	}
+	v, err := resolve(t)
+	if err != nil {
+		return view{}, fmt.Errorf("cpu batch norm %s %s: %w", op, name, err)
+	}
+	return v, nil
+}
+
+func (bn *batchNorm) channel(op, name string, s gpu.Slice) ([]float32, error) {
+	if s.Len != bn.s.C {
+		return nil, fmt.Errorf("cpu batch norm %s: %s has %d values, want %d channels", op, name, s.Len, bn.s.C)
+	}
+	d, err := floats(s)
+	if err != nil {
+		return nil, fmt.Errorf("cpu batch norm %s %s: %w", op, name, err)
+	}
+	return d, nil
+}
+
+// sums runs a statistics phase and returns the reduced float64 sums.
+func (bn *batchNorm) sums(phase int) []float64 {
+	bn.phase = phase
+	pix := bn.x.pix()
+	bn.b.pool.run(bn, pix)
+	c2 := 2 * bn.s.C
+	sum := bn.b.red[0][:c2]
+	for w := 1; w < min(bn.b.pool.n, pix); w++ {
+		for i, v := range bn.b.red[w][:c2] {
+			sum[i] += v
+		}
+	}
+	return sum
+}
+
+// ForwardTrain normalizes with the batch statistics; see gpu.BatchNorm.
+func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
+	const op = "forward train"
+	var err error
+	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+		return err
+	}
+	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+		return err
+	}
+	sm, err := bn.channel(op, "saveMean", saveMean)
+	if err != nil {
+		return err
+	}
+	si, err := bn.channel(op, "saveInvStd", saveInvStd)
+	if err != nil {
+		return err
+	}
+	rm, err := bn.channel(op, "runMean", runMean)
+	if err != nil {
+		return err
+	}
+	rv, err := bn.channel(op, "runVar", runVar)
+	if err != nil {
+		return err
+	}
+	g, err := bn.channel(op, "gamma", gamma)
+	if err != nil {
+		return err
+	}
+	be, err := bn.channel(op, "beta", beta)
+	if err != nil {
+		return err
+	}
+	sum := bn.sums(bnStats)
+	m := float64(bn.x.pix())
+	mom := bn.s.Momentum
+	for c := 0; c < bn.s.C; c++ {
+		mean := sum[c] / m
+		variance := max(sum[bn.s.C+c]/m-mean*mean, 0)
+		invstd := 1 / math.Sqrt(variance+bn.s.Eps)
+		sm[c], si[c] = float32(mean), float32(invstd)
+		rm[c] = float32((1-mom)*float64(rm[c]) + mom*mean)
+		rv[c] = float32((1-mom)*float64(rv[c]) + mom*variance*m/(m-1))
+		k1 := float64(g[c]) * invstd
+		bn.k1[c], bn.k0[c] = float32(k1), float32(float64(be[c])-mean*k1)
+	}
+	bn.phase = bnAffine
+	bn.b.pool.run(bn, bn.x.pix())
+	return nil
+}
+
+// ForwardInfer normalizes with the running statistics; see gpu.BatchNorm.
+func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
+	const op = "forward infer"
+	var err error
+	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+		return err
+	}
+	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+		return err
+	}
+	g, err := bn.channel(op, "gamma", gamma)
+	if err != nil {
+		return err
+	}
+	be, err := bn.channel(op, "beta", beta)
+	if err != nil {
+		return err
+	}
+	rm, err := bn.channel(op, "runMean", runMean)
+	if err != nil {
+		return err
+	}
+	rv, err := bn.channel(op, "runVar", runVar)
+	if err != nil {
+		return err
+	}
+	for c := 0; c < bn.s.C; c++ {
+		k1 := float64(g[c]) / math.Sqrt(float64(rv[c])+bn.s.Eps)
+		bn.k1[c], bn.k0[c] = float32(k1), float32(float64(be[c])-float64(rm[c])*k1)
+	}
+	bn.phase = bnAffine
+	bn.b.pool.run(bn, bn.x.pix())
+	return nil
+}
+
+// Backward computes dgamma, dbeta (+=) and dx (=, +=); see gpu.BatchNorm.
+func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+	const op = "backward"
+	var err error
+	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+		return err
+	}
+	if bn.dy, err = bn.tensor(op, "dy", dy); err != nil {
+		return err
+	}
+	if bn.dx, err = bn.tensor(op, "dx", dx); err != nil {
+		return err
+	}
+	dg, err := bn.channel(op, "dgamma", dgamma)
+	if err != nil {
+		return err
+	}
+	db, err := bn.channel(op, "dbeta", dbeta)
+	if err != nil {
+		return err
+	}
+	g, err := bn.channel(op, "gamma", gamma)
+	if err != nil {
+		return err
+	}
+	sm, err := bn.channel(op, "saveMean", saveMean)
+	if err != nil {
+		return err
+	}
+	si, err := bn.channel(op, "saveInvStd", saveInvStd)
+	if err != nil {
+		return err
+	}
+	sum := bn.sums(bnGradStats)
+	m := float64(bn.x.pix())
+	C := bn.s.C
+	for c := 0; c < C; c++ {
+		mean, invstd := float64(sm[c]), float64(si[c])
+		sdy := sum[c]
+		sdyxhat := invstd * (sum[C+c] - mean*sdy) // sum dy*(x-mean)*invstd
+		db[c] += float32(sdy)
+		dg[c] += float32(sdyxhat)
+		// dx = gamma*invstd*(dy - sdy/m - xhat*sdyxhat/m)
+		k1 := float64(g[c]) * invstd
+		k2 := -k1 * invstd * sdyxhat / m
+		bn.k1[c] = float32(k1)
+		bn.k2[c] = float32(k2)
+		bn.k0[c] = float32(-k1*sdy/m - k2*mean)
+	}
+	bn.accumulate = accumulate
+	bn.phase = bnGrad
+	bn.b.pool.run(bn, bn.x.pix())
+	return nil
+}
+
+// run handles pixels [lo, hi) on worker w.
+func (bn *batchNorm) run(w, lo, hi int) {
+	C := bn.s.C
+	k0, k1, k2 := bn.k0[:C], bn.k1[:C], bn.k2[:C]
+	switch bn.phase {
+	case bnStats:
+		red := bn.b.red[w][:2*C]
+		clear(red)
+		s1, s2 := red[:C], red[C:2*C]
+		for p := lo; p < hi; p++ {
+			for c, v := range bn.x.row(p) {
+				f := float64(v)
+				s1[c] += f
+				s2[c] += f * f
+			}
+		}
+	case bnAffine:
+		for p := lo; p < hi; p++ {
+			y := bn.y.row(p)
+			for c, v := range bn.x.row(p) {
+				y[c] = v*k1[c] + k0[c]
+			}
+		}
+	case bnGradStats:
+		red := bn.b.red[w][:2*C]
+		clear(red)
+		s1, s2 := red[:C], red[C:2*C]
+		for p := lo; p < hi; p++ {
+			x := bn.x.row(p)
+			for c, g := range bn.dy.row(p) {
+				f := float64(g)
+				s1[c] += f
+				s2[c] += f * float64(x[c])
+			}
+		}
+	case bnGrad:
+		for p := lo; p < hi; p++ {
+			x, dx := bn.x.row(p), bn.dx.row(p)
+			if bn.accumulate {
+				for c, g := range bn.dy.row(p) {
+					dx[c] += g*k1[c] + x[c]*k2[c] + k0[c]
+				}
+			} else {
+				for c, g := range bn.dy.row(p) {
+					dx[c] = g*k1[c] + x[c]*k2[c] + k0[c]
+				}
+			}
+		}
+	}
+}

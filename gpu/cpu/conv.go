@@ -1,0 +1,309 @@
+package cpu
+
+import (
+	"fmt"
+
+	"repro/gpu"
+)
+
+// gemmRows is the number of output pixels one GEMM call covers: enough rows
+// for the GEMM to run near its peak, few enough that the im2col panel stays
+// in the core's L2 cache.
+const gemmRows = 1024
+
+// conv is a convolution planned for one shape. It is computed as a GEMM per
+// group of images: Y[pixels][OutC] = Cols[pixels][K*K*InC] x Wt[K*K*InC][OutC],
+// where Cols is im2col of the NHWC input (skipped for 1x1 stride-1 convs,
+// whose input rows are Cols already) and Wt is the weight repacked from the
+// canonical [OutC][InC][K][K].
+type conv struct {
+	b          *Backend
+	s          gpu.ConvSpec
+	oh, ow     int
+	kk         int  // K*K*InC: the length of an im2col row
+	direct     bool // 1x1, stride 1, no padding
+	transposed bool // stride 1: dx is dy convolved with the flipped kernel
+	group      int  // images per GEMM
+	wt         []float32
+	wtFlip     []float32 // transposed path: [(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q]
+	colsLen    int       // scratch: im2col of x
+	dcolsLen   int       // scratch: the panel of dx's GEMM
+	dwLen      int       // scratch: this worker's partial weight gradient
+
+	// state of the current call, read by run
+	phase      int
+	x, y       view
+	dx, dy     view
+	wantDX     bool
+	accumulate bool
+}
+
+const (
+	convForward = iota
+	convBackward
+)
+
+// NewConv plans a convolution.
+func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("cpu conv: %w", err)
+	}
+	c := &conv{b: b, s: s, oh: s.OutH(), ow: s.OutW(), kk: s.Kernel * s.Kernel * s.InC}
+	c.direct = s.Kernel == 1 && s.Stride == 1 && s.Pad == 0
+	// With stride 1, dx is dy convolved with the flipped kernel and padding
+	// K-1-Pad: im2col of dy and a GEMM, which beats a GEMM and a scatter-add
+	// (col2im) of its columns.
+	c.transposed = !c.direct && s.Stride == 1 && s.Pad <= s.Kernel-1
+	c.group = max(1, gemmRows/(c.oh*c.ow))
+	c.wt = make([]float32, s.WeightLen())
+	b.bytes += int64(4 * len(c.wt))
+	if !c.direct {
+		c.colsLen = c.group * c.oh * c.ow * c.kk
+		c.dcolsLen = c.colsLen
+	}
+	if c.transposed {
+		c.wtFlip = make([]float32, s.WeightLen())
+		b.bytes += int64(4 * len(c.wtFlip))
+		c.dcolsLen = c.group * s.InH * s.InW * s.Kernel * s.Kernel * s.OutC
+	}
+	c.dwLen = c.kk * s.OutC
+	b.growScratch(c.colsLen+c.dcolsLen+c.dwLen, 0)
+	return c, nil
+}
+
+func (c *conv) Spec() gpu.ConvSpec { return c.s }
+
+func (c *conv) check(op string, x gpu.Tensor, y gpu.Tensor, w gpu.Slice) error {
+	s := c.s
+	if x.N != s.N || x.C != s.InC || x.H != s.InH || x.W != s.InW {
+		return fmt.Errorf("cpu conv %s: input %v, spec wants [%d %d %d %d]", op, x, s.N, s.InC, s.InH, s.InW)
+	}
+	if y.N != s.N || y.C != s.OutC || y.H != c.oh || y.W != c.ow {
+		return fmt.Errorf("cpu conv %s: output %v, spec wants [%d %d %d %d]", op, y, s.N, s.OutC, c.oh, c.ow)
+	}
+	if w.Len != s.WeightLen() {
+		return fmt.Errorf("cpu conv %s: weight of %d, spec wants %d", op, w.Len, s.WeightLen())
+	}
+	return nil
+}
+
+// repack writes the canonical weight w[o][c][p][q] as wt[(p*K+q)*InC+c][o],
+// and with flip also wtFlip[(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q].
+func (c *conv) repack(w []float32, flip bool) {
+	s := c.s
+	K := s.Kernel
+	k2 := K * K
+	for o := 0; o < s.OutC; o++ {
+		for ci := 0; ci < s.InC; ci++ {
+			src := w[(o*s.InC+ci)*k2 : (o*s.InC+ci+1)*k2]
+			for pq, v := range src {
+				c.wt[(pq*s.InC+ci)*s.OutC+o] = v
+				if flip {
+					fpq := k2 - 1 - pq // (K-1-p)*K + (K-1-q)
+					c.wtFlip[(fpq*s.OutC+o)*s.InC+ci] = v
+				}
+			}
+		}
+	}
+}
+
+// Forward computes y = conv(x, w); see gpu.Conv.
+func (c *conv) Forward(y, x gpu.Tensor, w gpu.Slice) error {
+	if err := c.check("forward", x, y, w); err != nil {
+		return err
+	}
+	vx, vy, err := resolve2(x, y)
+	if err != nil {
+		return fmt.Errorf("cpu conv forward: %w", err)
+	}
+	wd, err := floats(w)
+	if err != nil {
+		return fmt.Errorf("cpu conv forward weight: %w", err)
+	}
+	c.repack(wd, false)
+	c.phase, c.x, c.y = convForward, vx, vy
+	c.b.pool.run(c, c.s.N)
+	return nil
+}
+
+// Backward computes dw += dL/dw and, when dx.Buf is set, dx (=, +=) dL/dx.
+func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Slice, accumulate bool) error {
+	if err := c.check("backward", x, dy, w); err != nil {
+		return err
+	}
+	vx, vdy, err := resolve2(x, dy)
+	if err != nil {
+		return fmt.Errorf("cpu conv backward: %w", err)
+	}
+	wd, err := floats(w)
+	if err != nil {
+		return fmt.Errorf("cpu conv backward weight: %w", err)
+	}
+	dwd, err := floats(dw)
+	if err != nil || len(dwd) != len(wd) {
+		return fmt.Errorf("cpu conv backward: weight gradient of %d for weight of %d (%v)", dw.Len, w.Len, err)
+	}
+	c.wantDX = dx.Buf != nil
+	if c.wantDX {
+		if !sameShape(dx, x) {
+			return fmt.Errorf("cpu conv backward: dx %v, x %v: shapes differ", dx, x)
+		}
+		if c.dx, err = resolve(dx); err != nil {
+			return fmt.Errorf("cpu conv backward dx: %w", err)
+		}
+	}
+	c.repack(wd, c.wantDX && c.transposed)
+	c.phase, c.x, c.dy, c.accumulate = convBackward, vx, vdy, accumulate
+	workers := min(c.b.pool.n, c.s.N)
+	c.b.pool.run(c, c.s.N)
+
+	// dw[o][c][p][q] += sum over workers of their partial dWt[(p*K+q)*InC+c][o]
+	s := c.s
+	k2 := s.Kernel * s.Kernel
+	off := c.colsLen + c.dcolsLen
+	for o := 0; o < s.OutC; o++ {
+		for ci := 0; ci < s.InC; ci++ {
+			dst := dwd[(o*s.InC+ci)*k2 : (o*s.InC+ci+1)*k2]
+			for pq := range dst {
+				i := off + (pq*s.InC+ci)*s.OutC + o
+				var sum float32
+				for w := 0; w < workers; w++ {
+					sum += c.b.scratch[w][i]
+				}
+				dst[pq] += sum
+			}
+		}
+	}
+	return nil
+}
+
+// run handles images [lo, hi) on worker w.
+func (c *conv) run(w, lo, hi int) {
+	s := c.s
+	scratch := c.b.scratch[w]
+	cols := scratch[:c.colsLen]
+	dcols := scratch[c.colsLen : c.colsLen+c.dcolsLen]
+	dwt := scratch[c.colsLen+c.dcolsLen : c.colsLen+c.dcolsLen+c.dwLen]
+	ohw := c.oh * c.ow
+	ihw := s.InH * s.InW
+	gemm := c.b.gemm[w]
+	if c.phase == convBackward {
+		clear(dwt)
+	}
+	for n0 := lo; n0 < hi; n0 += c.group {
+		g := min(c.group, hi-n0)
+		rows := g * ohw
+		a, lda := cols, c.kk
+		if c.direct {
+			a, lda = c.x.data[n0*ihw*c.x.ld:], c.x.ld
+		} else {
+			im2col(cols, c.x, s.InC, s.InH, s.InW, c.oh, c.ow, s.Kernel, s.Stride, s.Pad, n0, g)
+		}
+		if c.phase == convForward {
+			gemm.Sgemm(false, false, rows, s.OutC, c.kk, 1, a, lda, c.wt, s.OutC, 0, c.y.data[n0*ohw*c.y.ld:], c.y.ld)
+			continue
+		}
+		dy := c.dy.data[n0*ohw*c.dy.ld:]
+		gemm.Sgemm(true, false, c.kk, s.OutC, rows, 1, a, lda, dy, c.dy.ld, 1, dwt, s.OutC)
+		if !c.wantDX {
+			continue
+		}
+		beta := float32(0)
+		if c.accumulate {
+			beta = 1
+		}
+		dx := c.dx.data[n0*ihw*c.dx.ld:]
+		switch {
+		case c.direct:
+			gemm.Sgemm(false, true, rows, s.InC, s.OutC, 1, dy, c.dy.ld, c.wt, s.OutC, beta, dx, c.dx.ld)
+		case c.transposed:
+			kkT := s.Kernel * s.Kernel * s.OutC
+			im2col(dcols, c.dy, s.OutC, c.oh, c.ow, s.InH, s.InW, s.Kernel, 1, s.Kernel-1-s.Pad, n0, g)
+			gemm.Sgemm(false, false, g*ihw, s.InC, kkT, 1, dcols, kkT, c.wtFlip, s.InC, beta, dx, c.dx.ld)
+		default:
+			gemm.Sgemm(false, true, rows, c.kk, s.OutC, 1, dy, c.dy.ld, c.wt, s.OutC, 0, dcols, c.kk)
+			if !c.accumulate {
+				for p := n0 * ihw; p < (n0+g)*ihw; p++ {
+					clear(c.dx.row(p))
+				}
+			}
+			c.col2im(dcols, n0, g)
+		}
+	}
+}
+
+// im2col writes, for each output pixel of images [n0, n0+g) of src (C
+// channels of H x W, OH x OW outputs), the K x K input pixels its kernel
+// covers, C channels each, 0 outside the image: row r = (n, i, j), column
+// (p*K+q)*C + c.
+func im2col(cols []float32, src view, C, H, W, OH, OW, K, S, P, n0, g int) {
+	kk := K * K * C
+	r := 0
+	for n := n0; n < n0+g; n++ {
+		for i := 0; i < OH; i++ {
+			for j := 0; j < OW; j++ {
+				row := cols[r*kk : (r+1)*kk]
+				r++
+				seg := 0
+				iw0 := j*S - P
+				for p := 0; p < K; p++ {
+					ih := i*S + p - P
+					if ih < 0 || ih >= H {
+						clear(row[seg : seg+K*C])
+						seg += K * C
+						continue
+					}
+					base := (n*H + ih) * W
+					if src.ld == C && iw0 >= 0 && iw0+K <= W {
+						// a row of K adjacent pixels: one copy
+						copy(row[seg:seg+K*C], src.data[(base+iw0)*C:(base+iw0+K)*C])
+						seg += K * C
+						continue
+					}
+					for q := 0; q < K; q++ {
+						iw := iw0 + q
+						dst := row[seg : seg+C]
+						seg += C
+						if iw < 0 || iw >= W {
+							clear(dst)
+							continue
+						}
+						copy(dst, src.row(base+iw))
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds each im2col row's gradient back onto the input pixels it came
+// from: the transpose of im2col.
+func (c *conv) col2im(dcols []float32, n0, g int) {
+	s := c.s
+	r := 0
+	for n := n0; n < n0+g; n++ {
+		for i := 0; i < c.oh; i++ {
+			for j := 0; j < c.ow; j++ {
+				row := dcols[r*c.kk : (r+1)*c.kk]
+				r++
+				seg := 0
+				for p := 0; p < s.Kernel; p++ {
+					ih := i*s.Stride + p - s.Pad
+					for q := 0; q < s.Kernel; q++ {
+						iw := j*s.Stride + q - s.Pad
+						src := row[seg : seg+s.InC]
+						seg += s.InC
+						if ih < 0 || ih >= s.InH || iw < 0 || iw >= s.InW {
+							continue
+						}
+						dst := c.dx.row((n*s.InH+ih)*s.InW + iw)
+						dst = dst[:len(src)]
+						for k, v := range src {
+							dst[k] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
