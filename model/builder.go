@@ -1,0 +1,215 @@
+package model
+
+import (
+	"fmt"
+
+	"repro/gpu"
+)
+
+// bnMomentum and bnEps are PyTorch's batch-norm defaults, which the public
+// reproductions of both papers use.
+const (
+	bnMomentum = 0.1
+	bnEps      = 1e-5
+)
+
+// builder walks an architecture once. Without a backend (dry run) it only
+// records the parameter layout and buffer sizes; with one it also plans the
+// ops, allocates the activations and appends the layers to net. Both walks
+// take the same steps, so offsets agree. The first error sticks in err and
+// turns every later step into a no-op.
+type builder struct {
+	cfg   Config
+	batch int
+	b     gpu.Backend
+	net   *Net
+	err   error
+
+	params                  []Param
+	nParams, nState, nSaved int
+	saved                   gpu.Slice
+	flops                   float64 // forward multiply-adds x 2, per image
+}
+
+func (bl *builder) fail(err error) {
+	if bl.err == nil && err != nil {
+		bl.err = err
+	}
+}
+
+func (bl *builder) build() error {
+	var x gpu.Tensor
+	x = bl.tensor(bl.batch, 3, 32, 32)
+	if bl.net != nil {
+		bl.net.Input = x
+	}
+	switch bl.cfg.Arch {
+	case "resnet":
+		bl.resnet(x)
+	case "densenet":
+		bl.densenet(x)
+	}
+	return bl.err
+}
+
+func (bl *builder) add(l layer) {
+	if bl.net != nil && bl.err == nil {
+		bl.net.layers = append(bl.net.layers, l)
+	}
+}
+
+// param registers a parameter tensor and returns its value and gradient views.
+func (bl *builder) param(name string, kind Kind, shape ...int) (w, dw gpu.Slice) {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	off := bl.nParams
+	bl.params = append(bl.params, Param{Name: name, Kind: kind, Shape: shape, Off: off, Len: n})
+	bl.nParams += n
+	if bl.b == nil || bl.err != nil {
+		return gpu.Slice{}, gpu.Slice{}
+	}
+	return bl.net.Params.Sub(off, n), bl.net.Grads.Sub(off, n)
+}
+
+func (bl *builder) stateSlice(n int, runVar bool) gpu.Slice {
+	off := bl.nState
+	bl.nState += n
+	if bl.b == nil || bl.err != nil {
+		return gpu.Slice{}
+	}
+	if runVar {
+		bl.net.RunVarRanges = append(bl.net.RunVarRanges, [2]int{off, off + n})
+	}
+	return bl.net.State.Sub(off, n)
+}
+
+func (bl *builder) savedSlice(n int) gpu.Slice {
+	off := bl.nSaved
+	bl.nSaved += n
+	if bl.b == nil || bl.err != nil {
+		return gpu.Slice{}
+	}
+	return bl.saved.Sub(off, n)
+}
+
+// tensor allocates an activation (shape only in a dry run).
+func (bl *builder) tensor(n, c, h, w int) gpu.Tensor {
+	if bl.b == nil || bl.err != nil {
+		return gpu.Tensor{N: n, C: c, H: h, W: w, ParentC: c}
+	}
+	t, err := bl.b.NewTensor(n, c, h, w)
+	bl.fail(err)
+	return t
+}
+
+// within returns an N x c x h x w tensor stored in the buffer of t, which
+// must be at least as large: scratch shared by layers of different widths.
+func within(t gpu.Tensor, c int) gpu.Tensor {
+	if c > t.ParentC {
+		panic(fmt.Sprintf("model: scratch of %d channels asked for %d", t.ParentC, c))
+	}
+	return gpu.Tensor{Buf: t.Buf, Off: t.Off, N: t.N, C: c, H: t.H, W: t.W, ParentC: c}
+}
+
+// convOp is a planned convolution and its weight.
+type convOp struct {
+	op    gpu.Conv
+	w, dw gpu.Slice
+}
+
+func (bl *builder) conv(name string, in, out, k, stride, pad, h, w int) *convOp {
+	c := &convOp{}
+	c.w, c.dw = bl.param(name+".weight", ConvWeight, out, in, k, k)
+	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
+	bl.flops += 2 * float64(out*in*k*k*oh*ow)
+	if bl.b == nil || bl.err != nil {
+		return c
+	}
+	op, err := bl.b.NewConv(gpu.ConvSpec{N: bl.batch, InC: in, InH: h, InW: w, OutC: out, Kernel: k, Stride: stride, Pad: pad})
+	bl.fail(err)
+	c.op = op
+	return c
+}
+
+func (c *convOp) forward(y, x gpu.Tensor) error { return c.op.Forward(y, x, c.w) }
+
+func (c *convOp) backward(dx, dy, x gpu.Tensor, accumulate bool) error {
+	return c.op.Backward(dx, c.dw, dy, x, c.w, accumulate)
+}
+
+// bnOp is a planned batch norm with its parameters and statistics.
+type bnOp struct {
+	op                         gpu.BatchNorm
+	gamma, beta, dgamma, dbeta gpu.Slice
+	runMean, runVar            gpu.Slice
+	saveMean, saveInvStd       gpu.Slice
+}
+
+func (bl *builder) bn(name string, c, h, w int) *bnOp {
+	b := &bnOp{}
+	b.gamma, b.dgamma = bl.param(name+".weight", BNScale, c)
+	b.beta, b.dbeta = bl.param(name+".bias", BNShift, c)
+	b.runMean = bl.stateSlice(c, false)
+	b.runVar = bl.stateSlice(c, true)
+	b.saveMean = bl.savedSlice(c)
+	b.saveInvStd = bl.savedSlice(c)
+	if bl.b == nil || bl.err != nil {
+		return b
+	}
+	op, err := bl.b.NewBatchNorm(gpu.BatchNormSpec{N: bl.batch, C: c, H: h, W: w, Eps: bnEps, Momentum: bnMomentum})
+	bl.fail(err)
+	b.op = op
+	return b
+}
+
+func (b *bnOp) forward(y, x gpu.Tensor, train bool) error {
+	if train {
+		return b.op.ForwardTrain(y, b.saveMean, b.saveInvStd, b.runMean, b.runVar, x, b.gamma, b.beta)
+	}
+	return b.op.ForwardInfer(y, x, b.gamma, b.beta, b.runMean, b.runVar)
+}
+
+func (b *bnOp) backward(dx, dy, x gpu.Tensor, accumulate bool) error {
+	return b.op.Backward(dx, b.dgamma, b.dbeta, dy, x, b.gamma, b.saveMean, b.saveInvStd, accumulate)
+}
+
+// head is global average pooling and the classifier:
+// logits = W * mean_{i,j} x[:, :, i, j] + b.
+type head struct {
+	b               gpu.Backend
+	x, dx           gpu.Tensor
+	pooled, dpooled gpu.Tensor
+	w, dw, bias, db gpu.Slice
+	logits, dlogits gpu.Tensor
+}
+
+func (bl *builder) head(x, dx gpu.Tensor) {
+	h := &head{b: bl.b, x: x, dx: dx}
+	h.pooled = bl.tensor(bl.batch, x.C, 1, 1)
+	h.dpooled = bl.tensor(bl.batch, x.C, 1, 1)
+	h.w, h.dw = bl.param("fc.weight", LinearWeight, bl.cfg.Classes, x.C)
+	h.bias, h.db = bl.param("fc.bias", LinearBias, bl.cfg.Classes)
+	bl.flops += 2 * float64(bl.cfg.Classes*x.C)
+	h.logits = bl.tensor(bl.batch, bl.cfg.Classes, 1, 1)
+	h.dlogits = bl.tensor(bl.batch, bl.cfg.Classes, 1, 1)
+	if bl.net != nil {
+		bl.net.Logits, bl.net.DLogits = h.logits, h.dlogits
+	}
+	bl.add(h)
+}
+
+func (h *head) forward(bool, uint64) error {
+	if err := h.b.GlobalAvgPoolForward(h.pooled, h.x); err != nil {
+		return err
+	}
+	return h.b.LinearForward(h.logits, h.pooled, h.w, h.bias)
+}
+
+func (h *head) backward() error {
+	if err := h.b.LinearBackward(h.dpooled, h.dw, h.db, h.dlogits, h.pooled, h.w, false); err != nil {
+		return err
+	}
+	return h.b.GlobalAvgPoolBackward(h.dx, h.dpooled, false)
+}

@@ -1,0 +1,224 @@
+package model_test
+
+import (
+	"math"
+	"testing"
+
+	"repro/gpu"
+	"repro/gpu/cpu"
+	"repro/model"
+)
+
+// The reference counts: conv weights without bias, batch-norm scale and
+// shift, linear weight and bias (akamaster's resnet.py and the DenseNet
+// paper's Table 2 for DenseNet-BC-100 at 0.8M).
+func TestParameterCounts(t *testing.T) {
+	want := map[string]int{
+		"resnet20":       269722,
+		"resnet32":       464154,
+		"resnet44":       658586,
+		"resnet56":       853018,
+		"resnet110":      1727962,
+		"densenet40":     1019722,
+		"densenet-bc100": 769162,
+	}
+	for name, n := range want {
+		c, err := model.Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		params, total, err := model.Layout(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != n {
+			t.Errorf("%s: %d parameters, want %d", name, total, n)
+		}
+		sum := 0
+		for i, p := range params {
+			if p.Off != sum {
+				t.Fatalf("%s: param %d (%s) at %d, want %d: layout has gaps", name, i, p.Name, p.Off, sum)
+			}
+			sum += p.Len
+		}
+	}
+}
+
+// DEPENDENCIES.md's table: forward GFLOP per image.
+func TestForwardFLOPs(t *testing.T) {
+	for name, want := range map[string]float64{"resnet20": 0.081, "resnet56": 0.251, "densenet-bc100": 0.576, "densenet40": 0.530} {
+		c, _ := model.Preset(name)
+		f, err := model.ForwardFLOPs(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := f / 1e9; math.Abs(g-want) > 0.0015 {
+			t.Errorf("%s: %.4f GFLOP forward, want %.3f", name, g, want)
+		}
+	}
+}
+
+func TestOptionBAddsProjections(t *testing.T) {
+	c, _ := model.Preset("resnet20")
+	c.Shortcut = "B"
+	_, total, err := model.Layout(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// two projections: 16->32 and 32->64 1x1 convs with batch norm
+	want := 269722 + 16*32 + 2*32 + 32*64 + 2*64
+	if total != want {
+		t.Errorf("resnet20 option B: %d parameters, want %d", total, want)
+	}
+}
+
+func TestPresetErrors(t *testing.T) {
+	for _, name := range []string{"resnet21", "resnet", "densenet41", "densenet-bc40x", "vgg16"} {
+		if _, err := model.Preset(name); err == nil {
+			t.Errorf("Preset(%q) accepted", name)
+		}
+	}
+}
+
+// tiny returns small but complete configurations of each architecture.
+func tiny() map[string]model.Config {
+	r, _ := model.Preset("resnet8")
+	rb := r
+	rb.Shortcut = "B"
+	d := model.Config{Arch: "densenet", Depth: 7, Growth: 3, Compression: 1, Classes: 10, Init: "fan_out"}
+	dbc := model.Config{Arch: "densenet", Depth: 10, Growth: 3, Bottleneck: true, Compression: 0.5, Classes: 10, Init: "fan_in"}
+	ddrop := dbc
+	ddrop.Dropout = 0.2
+	return map[string]model.Config{"resnet8": r, "resnet8-B": rb, "densenet7": d, "densenet-bc10": dbc, "densenet-bc10-dropout": ddrop}
+}
+
+// TestGradientDirectional checks the whole net's wiring: for random
+// directions d, the analytic dL.d must match (L(p+hd)-L(p-hd))/2h. Each op is
+// checked exactly elsewhere (gpu/ref, gpu/gputest); this catches a layer
+// reading or writing the wrong buffer.
+func TestGradientDirectional(t *testing.T) {
+	b, err := cpu.New(gpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const batch = 4
+	for name, c := range tiny() {
+		t.Run(name, func(t *testing.T) {
+			net, err := model.New(b, c, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := net.Init(7); err != nil {
+				t.Fatal(err)
+			}
+			x := make([]float32, batch*3*32*32)
+			for i := range x {
+				x[i] = 2*gpu.Uniform(gpu.Mix(1, uint64(i))) - 1
+			}
+			if err := b.UploadTensor(net.Input, x); err != nil {
+				t.Fatal(err)
+			}
+			labels, _ := b.AllocInt(batch)
+			b.UploadInt(labels, []int32{3, 1, 4, 1})
+			met, _ := b.Alloc(3)
+			host := make([]float32, 3)
+			loss := func() float64 {
+				b.Zero(met)
+				if err := net.Forward(true, 99); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch); err != nil {
+					t.Fatal(err)
+				}
+				b.Download(host, met)
+				return float64(host[0]) / batch
+			}
+			p0 := make([]float32, net.Params.Len)
+			b.Download(p0, net.Params)
+			// the state is updated by every training forward; keep it fixed
+			s0 := make([]float32, net.State.Len)
+			b.Download(s0, net.State)
+
+			loss()
+			b.Zero(net.Grads)
+			if err := net.Backward(); err != nil {
+				t.Fatal(err)
+			}
+			g := make([]float32, net.Grads.Len)
+			b.Download(g, net.Grads)
+
+			// Along d = g_T/|g_T| (the gradient restricted to tensor T, or
+			// to all of them), the loss must change at rate |g_T|: a tensor
+			// whose gradient is wrong in direction or size fails.
+			const h = 2e-3
+			shifted := func(d []float64, s float64) float64 {
+				p := make([]float32, len(p0))
+				for i := range p {
+					p[i] = p0[i] + float32(s*h*d[i])
+				}
+				b.Upload(net.Params, p)
+				b.Upload(net.State, s0)
+				return loss()
+			}
+			check := func(what string, lo, hi int) {
+				d := make([]float64, len(p0))
+				var norm float64
+				for i := lo; i < hi; i++ {
+					norm += float64(g[i]) * float64(g[i])
+				}
+				norm = math.Sqrt(norm)
+				if norm < 1e-3 {
+					return // too flat to measure in float32
+				}
+				for i := lo; i < hi; i++ {
+					d[i] = float64(g[i]) / norm
+				}
+				num := (shifted(d, 1) - shifted(d, -1)) / (2 * h)
+				if rel := math.Abs(num-norm) / norm; rel > 0.05 {
+					t.Errorf("%s: |g| = %.6g, numerical slope along g %.6g (relative error %.3g)", what, norm, num, rel)
+				}
+			}
+			check("all parameters", 0, len(p0))
+			for _, p := range net.Info {
+				check(p.Name, p.Off, p.Off+p.Len)
+			}
+		})
+	}
+}
+
+// TestInferenceIsPerSample checks that evaluation mode does not mix samples:
+// padding a batch must not change the other samples' logits.
+func TestInferenceIsPerSample(t *testing.T) {
+	b, _ := cpu.New(gpu.Options{})
+	defer b.Close()
+	c, _ := model.Preset("resnet8")
+	net, err := model.New(b, c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Init(3)
+	x := make([]float32, 3*3*32*32)
+	for i := range x {
+		x[i] = gpu.Uniform(gpu.Mix(5, uint64(i)))
+	}
+	run := func() []float32 {
+		b.UploadTensor(net.Input, x)
+		if err := net.Forward(false, 0); err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, 3*10)
+		b.DownloadTensor(out, net.Logits)
+		return out
+	}
+	a := run()
+	for i := 2 * 3 * 32 * 32; i < len(x); i++ {
+		x[i] = 0
+	}
+	z := run()
+	for i := 0; i < 20; i++ {
+		if a[i] != z[i] {
+			t.Fatalf("logit %d changed from %v to %v when another sample changed", i, a[i], z[i])
+		}
+	}
+}
