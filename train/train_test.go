@@ -1,0 +1,305 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"repro/data"
+	"repro/gpu"
+	"repro/gpu/cpu"
+)
+
+// synthetic returns a small learnable data set: each class has its own
+// colour, with noise.
+func synthetic(n, size int, seed uint64) *data.Images {
+	im := &data.Images{N: n, C: 3, Size: size, Classes: data.CIFAR10Classes()}
+	im.Pixels = make([]uint8, n*3*size*size)
+	im.Labels = make([]uint8, n)
+	for i := 0; i < n; i++ {
+		l := i % 10
+		im.Labels[i] = uint8(l)
+		px := im.Image(i)
+		for c := 0; c < 3; c++ {
+			base := float32((l*37+c*91)%256) * 0.8
+			for p := 0; p < size*size; p++ {
+				noise := 60 * gpu.Uniform(gpu.Mix(seed, uint64(i*3*size*size+c*size*size+p)))
+				px[c*size*size+p] = uint8(base + noise)
+			}
+		}
+	}
+	return im
+}
+
+func tinyConfig() Config {
+	c := Defaults()
+	c.Model = "resnet8"
+	c.Epochs = 3
+	c.Batch = 16
+	c.Schedule.Milestones = []int{2}
+	return c
+}
+
+func newCPU(t *testing.T) gpu.Backend {
+	t.Helper()
+	b, err := cpu.New(gpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// interruptAt cancels the run at its first progress report of an epoch.
+type interruptAt struct {
+	epoch  int
+	cancel context.CancelFunc
+}
+
+func (p *interruptAt) Step(s Status) {
+	if s.Epoch == p.epoch {
+		p.cancel()
+	}
+}
+func (p *interruptAt) Epoch(string, EpochRow, int) {}
+
+func sameRows(t *testing.T, a, b []EpochRow) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d rows vs %d", len(a), len(b))
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		x.Seconds, x.ImagesPerSec, y.Seconds, y.ImagesPerSec = 0, 0, 0, 0
+		if x != y {
+			t.Errorf("epoch %d differs:\n%+v\n%+v", i+1, a[i], b[i])
+		}
+	}
+}
+
+// TestResumeMatchesUninterrupted kills a run inside its second epoch, reruns
+// it, and expects the numbers and the weights of a run never interrupted.
+func TestResumeMatchesUninterrupted(t *testing.T) {
+	b := newCPU(t)
+	src := Source{Train: synthetic(160, 32, 1), Test: synthetic(40, 32, 2)}
+	cfg := tinyConfig()
+	cfg.Augment.Copies = 2 // static pool too
+	dirA, dirB := t.TempDir(), t.TempDir()
+
+	a := &Run{Name: "a", Dir: dirA, Config: cfg, Backend: b, Source: src}
+	resA, err := a.Execute(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resA.Rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(resA.Rows))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Run{Name: "b", Dir: dirB, Config: cfg, Backend: b, Source: src, Progress: &interruptAt{epoch: 2, cancel: cancel}}
+	_, err = r.Execute(ctx)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted run: err %v, want ErrInterrupted", err)
+	}
+	csv, _ := os.ReadFile(filepath.Join(dirB, MetricsFile))
+	if got := strings.Count(string(csv), "\n"); got != 2 {
+		t.Fatalf("after the interruption metrics.csv has %d lines, want header + 1 epoch:\n%s", got, csv)
+	}
+	r.Progress = nil
+	resB, err := r.Execute(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resB.ResumedFrom != 1 {
+		t.Errorf("resumed from %d, want 1", resB.ResumedFrom)
+	}
+	sameRows(t, resA.Rows, resB.Rows)
+	ckA, err := readCheckpoint(filepath.Join(dirA, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckB, err := readCheckpoint(filepath.Join(dirB, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ckA.Arrays, ckB.Arrays) || ckA.Step != ckB.Step {
+		t.Error("resumed run ends with other weights or optimizer state than the uninterrupted one")
+	}
+
+	// A finished run is not trained again.
+	again, err := (&Run{Name: "a", Dir: dirA, Config: cfg, Backend: b, Source: src}).Execute(context.Background())
+	if err != nil || !again.AlreadyDone {
+		t.Errorf("rerun of a finished run: done %v, err %v", again != nil && again.AlreadyDone, err)
+	}
+}
+
+// TestLearnsSynthetic checks that the loop learns an easy problem, for
+// every optimizer and the augmentation modes.
+func TestLearnsSynthetic(t *testing.T) {
+	b := newCPU(t)
+	src := Source{Train: synthetic(320, 32, 3), Test: synthetic(100, 32, 4)}
+	for _, tc := range []struct {
+		name string
+		set  []string
+	}{
+		{"sgd-pad", nil},
+		{"adam-resize", []string{`optimizer.name="adam"`, "optimizer.lr=0.003", `augment.crop="resize"`, `data.normalization="none"`}},
+		{"adamw-none-pixelmean", []string{"optimizer.name=adamw", "optimizer.lr=0.003", "augment.crop=none", "data.normalization=pixel_mean", "data.validation=40"}},
+		{"nesterov-densenet", []string{"model=densenet-bc10", "optimizer.nesterov=true", "arch.growth=4", "arch.dropout=0.1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyConfig()
+			for _, kv := range tc.set {
+				if err := cfg.Set(kv); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := (&Run{Name: tc.name, Dir: t.TempDir(), Config: cfg, Backend: b, Source: src}).Execute(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, last := res.Rows[0], res.Final()
+			if !(last.TrainLoss < first.TrainLoss) || last.TestError > 50 {
+				t.Errorf("did not learn: %+v -> %+v", first, last)
+			}
+			if cfg.Data.Validation > 0 && last.ValLoss == 0 {
+				t.Error("validation split set but no validation metrics")
+			}
+		})
+	}
+}
+
+func TestRunFolderOfAnotherRecipe(t *testing.T) {
+	b := newCPU(t)
+	src := Source{Train: synthetic(64, 32, 1), Test: synthetic(20, 32, 2)}
+	dir := t.TempDir()
+	cfg := tinyConfig()
+	cfg.Epochs = 1
+	if _, err := (&Run{Name: "x", Dir: dir, Config: cfg, Backend: b, Source: src}).Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]byte{}
+	for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile} {
+		before[f], _ = os.ReadFile(filepath.Join(dir, f))
+	}
+	cfg.Optimizer.LR = 0.05
+	_, err := (&Run{Name: "x", Dir: dir, Config: cfg, Backend: b, Source: src}).Execute(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "config.toml") || !strings.Contains(err.Error(), "lr") {
+		t.Fatalf("err %v, want one naming config.toml and the lr line", err)
+	}
+	for f, data := range before {
+		now, _ := os.ReadFile(filepath.Join(dir, f))
+		if string(now) != string(data) {
+			t.Errorf("%s changed by the refused run", f)
+		}
+	}
+}
+
+func TestCorruptCheckpoint(t *testing.T) {
+	b := newCPU(t)
+	src := Source{Train: synthetic(64, 32, 1), Test: synthetic(20, 32, 2)}
+	dir := t.TempDir()
+	cfg := tinyConfig()
+	cfg.Epochs = 2
+	cfg.Batch = 32
+	run := &Run{Name: "x", Dir: dir, Config: cfg, Backend: b, Source: src}
+	if _, err := run.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, CheckpointFile)
+	data, _ := os.ReadFile(p)
+	os.WriteFile(p, data[:len(data)/2], 0o644)
+	_, err := run.Execute(context.Background())
+	if err == nil || !strings.Contains(err.Error(), CheckpointFile) || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("truncated checkpoint: err %v", err)
+	}
+}
+
+func TestLockRefusesSecondProcess(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockDir(dir); err == nil {
+		t.Error("second lock of one folder succeeded")
+	}
+	unlock()
+	// a lock left by a dead process is taken over
+	os.WriteFile(filepath.Join(dir, lockFile), []byte("999999999\n"), 0o644)
+	unlock, err = lockDir(dir)
+	if err != nil {
+		t.Fatalf("stale lock: %v", err)
+	}
+	unlock()
+}
+
+func TestLearningRate(t *testing.T) {
+	c := Defaults()
+	c.Epochs = 180
+	c.Schedule.Milestones = []int{90, 135}
+	for _, tc := range []struct {
+		epoch, step int
+		want        float64
+	}{{0, 0, 0.1}, {89, 1e5, 0.1}, {90, 0, 0.01}, {134, 0, 0.01}, {135, 0, 0.001}} {
+		if got := learningRate(c, tc.epoch, tc.step); !close(got, tc.want) {
+			t.Errorf("epoch %d: lr %v, want %v", tc.epoch, got, tc.want)
+		}
+	}
+	c.Schedule.WarmupIters, c.Schedule.WarmupLR = 400, 0.01
+	if got := learningRate(c, 0, 399); got != 0.01 {
+		t.Errorf("warm-up: %v", got)
+	}
+	if got := learningRate(c, 1, 400); got != 0.1 {
+		t.Errorf("after warm-up: %v", got)
+	}
+	c.Epochs = 300
+	c.Schedule.WarmupIters = 0
+	c.Schedule.MilestoneFractions = []float64{0.5, 0.75}
+	if got := learningRate(c, 149, 0); got != 0.1 {
+		t.Errorf("fractions, epoch 149: %v", got)
+	}
+	if got := learningRate(c, 150, 0); !close(got, 0.01) {
+		t.Errorf("fractions, epoch 150: %v", got)
+	}
+	c.Schedule.Kind = "constant"
+	if got := learningRate(c, 299, 1e6); got != 0.1 {
+		t.Errorf("constant: %v", got)
+	}
+}
+
+func close(a, b float64) bool { return a-b < 1e-12 && b-a < 1e-12 }
+
+// TestStepAllocatesNothing runs training steps through the trainer's own
+// step code and counts heap allocations after the first.
+func TestStepAllocatesNothing(t *testing.T) {
+	b := newCPU(t)
+	src := Source{Train: synthetic(64, 32, 1), Test: synthetic(20, 32, 2)}
+	for _, model := range []string{"resnet8", "densenet-bc10"} {
+		cfg := tinyConfig()
+		cfg.Model = model
+		cfg.Batch = 8
+		if model != "resnet8" {
+			cfg.Arch.Dropout = new(float64)
+			*cfg.Arch.Dropout = 0.2
+		}
+		tr, err := newTrainer(b, src, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := 0
+		one := func() {
+			if err := tr.step(0, 0, tr.dev.aug, &step); err != nil {
+				t.Fatal(err)
+			}
+		}
+		one()
+		if n := testing.AllocsPerRun(5, one); n != 0 {
+			t.Errorf("%s: a training step allocates %v times", model, n)
+		}
+	}
+}
