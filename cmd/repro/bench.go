@@ -1,0 +1,68 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"repro/gpu"
+	"repro/gpu/backends"
+	"repro/train"
+)
+
+// benchMain is `repro bench`: training images/s of each model's real step,
+// the median of timed steps after a warm-up.
+func benchMain(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("repro bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	models := fs.String("models", "resnet20,resnet56,densenet-bc100,densenet40", "comma-separated models")
+	batch := fs.Int("batch", 128, "batch size")
+	steps := fs.Int("steps", 10, "timed steps per model")
+	warmup := fs.Int("warmup", 2, "untimed steps first")
+	backend := fs.String("backend", "auto", "auto, cpu or cuda")
+	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
+	strict := fs.Bool("strict-fp32", false, "cuda: no TF32 in convolutions")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return &exitError{code: 2, err: err}
+	}
+	if *batch < 2 || *steps < 1 || *warmup < 0 || *threads < 0 {
+		return usageErr("bench: -batch %d -steps %d -warmup %d -threads %d: want batch >= 2, steps >= 1, warmup and threads >= 0", *batch, *steps, *warmup, *threads)
+	}
+	open := func() (gpu.Backend, error) {
+		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict})
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		if note != "" {
+			fmt.Fprintln(stderr, note)
+		}
+		return b, nil
+	}
+	// each model gets a fresh backend, so that its memory figure is its own
+	b, err := open()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "#", b.Describe())
+	b.Close()
+	fmt.Fprintf(stdout, "%-8s %-16s %6s %10s %12s %12s %10s %10s %12s\n", "backend", "model", "batch", "params", "median img/s", "step ms", "GFLOP/s", "MiB", "allocs/step")
+	for _, m := range strings.Split(*models, ",") {
+		m = strings.TrimSpace(m)
+		b, err := open()
+		if err != nil {
+			return err
+		}
+		r, err := train.Bench(b, m, *batch, *warmup, *steps)
+		b.Close()
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", m, err)
+		}
+		fmt.Fprintf(stdout, "%-8s %-16s %6d %10d %12.1f %12.1f %10.1f %10.0f %12.1f\n", b.Name(), m, r.Batch, r.Params,
+			r.ImagesPerSec, 1000*r.MedianSeconds, r.TrainGFLOPs, float64(r.MemoryBytes)/(1<<20), r.AllocsPerStep)
+	}
+	return nil
+}
