@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -15,11 +16,50 @@ type Experiment struct {
 	Cells       []Cell
 }
 
-// Cell is one run of an experiment.
+// Cell is one recipe of an experiment, run once per seed.
 type Cell struct {
 	Name        string
 	Description string
 	Config      Config
+	// Seeds is the number of runs, with seeds Config.Seed, Config.Seed+1, ...
+	Seeds int
+	// PaperError and WriteupError are the test errors (percent) that the
+	// paper and the write-up report for this recipe; 0 when they report none.
+	PaperError, WriteupError float64
+}
+
+// RunSpec is one run of a cell: the recipe with its seed, and its folder
+// relative to the experiment's: CELL, or CELL/seed-K with several seeds.
+type RunSpec struct {
+	Cell   string
+	Index  int // 1-based seed index
+	Config Config
+	Dir    string
+}
+
+// Runs lists the runs of every cell in order.
+func (e Experiment) Runs() []RunSpec {
+	var out []RunSpec
+	for _, c := range e.Cells {
+		out = append(out, c.Runs()...)
+	}
+	return out
+}
+
+// Runs lists the cell's runs, one per seed.
+func (c Cell) Runs() []RunSpec {
+	n := max(1, c.Seeds)
+	out := make([]RunSpec, n)
+	for k := range out {
+		cfg := c.Config.clone()
+		cfg.Seed += uint64(k)
+		dir := c.Name
+		if n > 1 {
+			dir = filepath.Join(c.Name, fmt.Sprintf("seed-%d", k+1))
+		}
+		out[k] = RunSpec{Cell: c.Name, Index: k + 1, Config: cfg, Dir: dir}
+	}
+	return out
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
@@ -55,6 +95,7 @@ func ParseExperiments(file string, text []byte) ([]Experiment, error) {
 		prim := doc.Experiment[name]
 		var meta struct {
 			Description string           `toml:"description"`
+			Seeds       int              `toml:"seeds"`
 			Cells       []toml.Primitive `toml:"cell"`
 		}
 		if err := md.PrimitiveDecode(prim, &meta); err != nil {
@@ -64,15 +105,24 @@ func ParseExperiments(file string, text []byte) ([]Experiment, error) {
 		if err := md.PrimitiveDecode(prim, &base); err != nil {
 			return nil, fmt.Errorf("%s: experiment %s: %w", file, name, oneLine(err))
 		}
+		if meta.Seeds == 0 {
+			meta.Seeds = 1
+		}
+		if meta.Seeds < 1 || meta.Seeds > 100 {
+			return nil, fmt.Errorf("%s:%d: experiment %s: seeds = %d: want 1..100", file, keyLine(text, "experiment."+name+".seeds"), name, meta.Seeds)
+		}
 		exp := Experiment{Name: name, Description: meta.Description}
 		if len(meta.Cells) == 0 {
-			exp.Cells = []Cell{{Name: "run", Config: base}}
+			exp.Cells = []Cell{{Name: "run", Config: base, Seeds: meta.Seeds}}
 		}
 		for i, cp := range meta.Cells {
-			var cm struct {
-				Name        string `toml:"name"`
-				Description string `toml:"description"`
-			}
+			cm := struct {
+				Name         string  `toml:"name"`
+				Description  string  `toml:"description"`
+				Seeds        int     `toml:"seeds"`
+				PaperError   float64 `toml:"paper_error"`
+				WriteupError float64 `toml:"writeup_error"`
+			}{Seeds: meta.Seeds}
 			if err := md.PrimitiveDecode(cp, &cm); err != nil {
 				return nil, fmt.Errorf("%s: experiment %s, cell %d: %w", file, name, i+1, oneLine(err))
 			}
@@ -88,7 +138,10 @@ func ParseExperiments(file string, text []byte) ([]Experiment, error) {
 			if err := md.PrimitiveDecode(cp, &cfg); err != nil {
 				return nil, fmt.Errorf("%s: experiment %s, cell %s: %w", file, name, cm.Name, oneLine(err))
 			}
-			exp.Cells = append(exp.Cells, Cell{Name: cm.Name, Description: cm.Description, Config: cfg})
+			if cm.Seeds < 1 || cm.Seeds > 100 || cm.PaperError < 0 || cm.PaperError > 100 || cm.WriteupError < 0 || cm.WriteupError > 100 {
+				return nil, fmt.Errorf("%s: experiment %s, cell %s: seeds %d, paper_error %v, writeup_error %v: want 1..100 seeds and errors in percent", file, name, cm.Name, cm.Seeds, cm.PaperError, cm.WriteupError)
+			}
+			exp.Cells = append(exp.Cells, Cell{Name: cm.Name, Description: cm.Description, Config: cfg, Seeds: cm.Seeds, PaperError: cm.PaperError, WriteupError: cm.WriteupError})
 		}
 		exps = append(exps, exp)
 	}

@@ -488,3 +488,52 @@ func writeMetrics(path string, rows []EpochRow, withVal bool) error {
 	}
 	return writeAtomic(path, []byte(sb.String()))
 }
+
+// ReadMetrics parses a metrics.csv written by a run (with or without the
+// validation columns).
+func ReadMetrics(path string) ([]EpochRow, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(text)), "\n")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "epoch,lr,") {
+		return nil, fmt.Errorf("%s: not a metrics.csv (no header)", path)
+	}
+	head := strings.Split(lines[0], ",")
+	col := map[string]int{}
+	for i, h := range head {
+		col[h] = i
+	}
+	for _, h := range []string{"epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "seconds", "images_per_s"} {
+		if _, ok := col[h]; !ok {
+			return nil, fmt.Errorf("%s: header lacks %s", path, h)
+		}
+	}
+	var rows []EpochRow
+	for i, line := range lines[1:] {
+		f := strings.Split(line, ",")
+		if len(f) != len(head) {
+			return nil, fmt.Errorf("%s:%d: %d fields, header has %d", path, i+2, len(f), len(head))
+		}
+		num := func(name string) float64 {
+			j, ok := col[name]
+			if !ok {
+				return 0
+			}
+			v, perr := strconv.ParseFloat(f[j], 64)
+			if perr != nil && err == nil {
+				err = fmt.Errorf("%s:%d: %s %q is not a number", path, i+2, name, f[j])
+			}
+			return v
+		}
+		r := EpochRow{Epoch: int(num("epoch")), LR: num("lr"), TrainLoss: num("train_loss"), TrainError: num("train_error"),
+			TestLoss: num("test_loss"), TestError: num("test_error"), ValLoss: num("val_loss"), ValError: num("val_error"),
+			Seconds: num("seconds"), ImagesPerSec: num("images_per_s")}
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}

@@ -303,3 +303,29 @@ func TestStepAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestReadMetricsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	rows := []EpochRow{{Epoch: 1, LR: 0.1, TrainLoss: 2.1, TrainError: 80, TestLoss: 1.9, TestError: 70, ValLoss: 2, ValError: 71, Seconds: 12.5, ImagesPerSec: 300}}
+	for _, withVal := range []bool{false, true} {
+		p := filepath.Join(dir, "m.csv")
+		if err := writeMetrics(p, rows, withVal); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadMetrics(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := rows[0]
+		if !withVal {
+			want.ValLoss, want.ValError = 0, 0
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("withVal %v: %+v, want %+v", withVal, got, want)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "bad.csv"), []byte("epoch,lr,train_loss,train_error,test_loss,test_error,seconds,images_per_s\n1,0.1,x,1,1,1,1,1\n"), 0o644)
+	if _, err := ReadMetrics(filepath.Join(dir, "bad.csv")); err == nil || !strings.Contains(err.Error(), "bad.csv:2") {
+		t.Errorf("bad number: %v", err)
+	}
+}

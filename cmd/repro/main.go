@@ -209,6 +209,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	if note != "" {
 		disp.log(note)
 	}
+	disp.log(b.Describe())
 
 	type outcome struct {
 		name string

@@ -3,7 +3,7 @@
 // The real-data archive is ../shared/data/cifar10-jpg.tar.gz beside the
 // repository root (see DESIGN.md section 5), or the file named by the
 // REPRO_CIFAR_JPG environment variable, or cifar10-jpg.tar.gz in the folder
-// named by REPRO_DATA. Tests that need it fail, never skip,
+// named by REPRO_TEST_DATA. Tests that need it fail, never skip,
 // when it is missing, because CI has it.
 package datatest
 
@@ -19,13 +19,13 @@ const EnvCIFARJPEG = "REPRO_CIFAR_JPG"
 
 // EnvData names the environment variable that names a folder holding the
 // shared data files (cifar10-jpg.tar.gz).
-const EnvData = "REPRO_DATA"
+const EnvData = "REPRO_TEST_DATA"
 
 // jpegArchive is the file name of the shared archive.
 const jpegArchive = "cifar10-jpg.tar.gz"
 
 // CIFARJPEG returns the path of cifar10-jpg.tar.gz: $REPRO_CIFAR_JPG when set,
-// else $REPRO_DATA/cifar10-jpg.tar.gz when REPRO_DATA is set, otherwise ../shared/data/cifar10-jpg.tar.gz relative to the repository root,
+// else $REPRO_TEST_DATA/cifar10-jpg.tar.gz when REPRO_TEST_DATA is set, otherwise ../shared/data/cifar10-jpg.tar.gz relative to the repository root,
 // found by walking up from the test's working directory to the folder holding
 // go.mod. It calls t.Fatal, saying where it looked, when the file is missing.
 func CIFARJPEG(t testing.TB) string {

@@ -76,9 +76,6 @@ func NewWithGEMM(opts gpu.Options, newGEMM func() gemm.Impl, why string) (*Backe
 	}
 	b.scratch = make([][]float32, threads)
 	b.red = make([][]float64, threads)
-	if opts.Log != nil {
-		opts.Log(b.Describe())
-	}
 	return b, nil
 }
 
