@@ -20,6 +20,7 @@ func TestLearnsRealImages(t *testing.T) {
 	cfg.Model = "resnet8"
 	cfg.Epochs = 4
 	cfg.Batch = 64
+	cfg.Data.Normalization = "channel_meanstd"
 	cfg.Data.Subset = 500     // 5,000 training images
 	cfg.Data.TestSubset = 100 // 1,000 test images
 	res, err := (&Run{Name: "real", Dir: t.TempDir(), Config: cfg, Backend: newCPU(t), Source: Source{Train: tr, Test: te}}).Execute(context.Background())
@@ -33,7 +34,7 @@ func TestLearnsRealImages(t *testing.T) {
 	if last.TrainLoss > 0.85*first.TrainLoss {
 		t.Errorf("training loss went from %.3f to %.3f: not learning", first.TrainLoss, last.TrainLoss)
 	}
-	if last.TestError > 63 {
-		t.Errorf("final test error %.1f%%, want under 63%% (chance is 90%%)", last.TestError)
+	if last.TestError > 65 {
+		t.Errorf("final test error %.1f%%, want under 65%% (chance is 90%%)", last.TestError)
 	}
 }

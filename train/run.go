@@ -86,6 +86,10 @@ func (r *Result) Final() EpochRow {
 // ErrInterrupted is returned (wrapped) when ctx ends a run early.
 var ErrInterrupted = errors.New("interrupted")
 
+// ErrBusy is returned (wrapped) when another live process is training in the
+// run's folder.
+var ErrBusy = errors.New("in use by another process")
+
 func (r *Run) logf(format string, args ...any) {
 	if r.Log != nil {
 		r.Log(fmt.Sprintf(format, args...))
@@ -461,7 +465,7 @@ func lockDir(dir string) (func(), error) {
 		data, _ := os.ReadFile(path)
 		pid, perr := strconv.Atoi(strings.TrimSpace(string(data)))
 		if perr == nil && pid > 0 && pid != os.Getpid() && syscall.Kill(pid, 0) == nil {
-			return nil, fmt.Errorf("%s: the run is in use by process %d", dir, pid)
+			return nil, fmt.Errorf("%s: %w (pid %d)", dir, ErrBusy, pid)
 		}
 		if perr == nil && pid == os.Getpid() {
 			return nil, fmt.Errorf("%s: the run is already open in this process", dir)

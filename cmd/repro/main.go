@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -60,7 +61,8 @@ type options struct {
 	exp, cell, config    string
 	dataPath, cache, out string
 	backend              string
-	threads              int
+	threads, seeds       int
+	shard, devices       string
 	list, dryRun, dl     bool
 	strictFP32, determin bool
 	sets                 setFlags
@@ -99,6 +101,9 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "bench" {
 		return benchMain(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "report" {
+		return reportMain(args[1:], stdout, stderr)
+	}
 	var o options
 	fs := flag.NewFlagSet("repro", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -112,6 +117,9 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.backend, "backend", "auto", "auto (cuda when available, else cpu), cpu or cuda")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.BoolVar(&o.list, "list", false, "list the experiments")
+	fs.IntVar(&o.seeds, "seeds", 0, "runs per cell with seeds seed, seed+1, ... (0: as experiments.toml says)")
+	fs.StringVar(&o.shard, "shard", "", "I/N: run only runs I, I+N, I+2N, ... (0-based) of the experiment, to split it over array jobs")
+	fs.StringVar(&o.devices, "devices", "", "cuda: comma-separated GPU ordinals; runs go in parallel, one per GPU")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print each cell's resolved recipe and stop")
 	fs.BoolVar(&o.strictFP32, "strict-fp32", false, "cuda: no TF32 tensor-core math in convolutions")
 	fs.BoolVar(&o.determin, "deterministic", false, "cuda: only deterministic algorithms")
@@ -131,6 +139,17 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.threads < 0 {
 		return usageErr("-threads %d: want 0 (all cores) or more", o.threads)
+	}
+	if o.seeds < 0 || o.seeds > 100 {
+		return usageErr("-seeds %d: want 1..100 (0: as the matrix says)", o.seeds)
+	}
+	shardI, shardN, err := parseShard(o.shard)
+	if err != nil {
+		return err
+	}
+	devices, err := parseDevices(o.devices, o.backend)
+	if err != nil {
+		return err
 	}
 	if !slices.Contains(backends.Names(), o.backend) {
 		return usageErr("-backend %q: want %s", o.backend, strings.Join(backends.Names(), ", "))
@@ -161,6 +180,23 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	if exp == nil {
 		return usageErr("-exp %q: not in %s; have %s", o.exp, o.config, names(exps))
 	}
+	// -set and -seeds apply to every cell, also those that -cell leaves
+	// out, so that the summary describes the runs as they are on disk.
+	exp.Cells = slices.Clone(exp.Cells)
+	for i := range exp.Cells {
+		c := &exp.Cells[i]
+		for _, kv := range o.sets {
+			if err := c.Config.Set(kv); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+		}
+		if err := c.Config.Validate(); err != nil {
+			return usageErr("experiment %s, cell %s (after -set): %v", exp.Name, c.Name, err)
+		}
+		if o.seeds > 0 {
+			c.Seeds = o.seeds
+		}
+	}
 	cells := exp.Cells
 	if o.cell != "" {
 		cells = nil
@@ -175,19 +211,18 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 			return usageErr("-cell %q: experiment %s has %s", o.cell, exp.Name, strings.Join(have, ", "))
 		}
 	}
-	for i := range cells {
-		for _, kv := range o.sets {
-			if err := cells[i].Config.Set(kv); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-		}
-		if err := cells[i].Config.Validate(); err != nil {
-			return usageErr("experiment %s, cell %s (after -set): %v", exp.Name, cells[i].Name, err)
+	selected := *exp
+	selected.Cells = cells
+	var runs []train.RunSpec
+	for k, r := range selected.Runs() {
+		if k%shardN == shardI {
+			runs = append(runs, r)
 		}
 	}
+	expDir := filepath.Join(o.out, exp.Name)
 	if o.dryRun {
-		for _, c := range cells {
-			fmt.Fprintf(stdout, "# %s/%s -> %s\n%s\n", exp.Name, c.Name, filepath.Join(o.out, exp.Name, c.Name), c.Config.TOML())
+		for _, r := range runs {
+			fmt.Fprintf(stdout, "# %s/%s -> %s\n%s\n", exp.Name, r.Dir, filepath.Join(expDir, r.Dir), r.Config.TOML())
 		}
 		return nil
 	}
@@ -195,53 +230,126 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	disp := newDisplay(stderr)
+	if len(devices) > 1 {
+		disp.tty = false // several runs at once: one line per epoch each
+	}
 	src, err := loadData(ctx, o, disp)
 	if err != nil {
 		return err
 	}
-	b, note, err := backends.Open(o.backend, gpu.Options{
-		Threads: o.threads, StrictFP32: o.strictFP32, Deterministic: o.determin, Log: disp.log,
-	})
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	defer b.Close()
-	if note != "" {
-		disp.log(note)
-	}
-	disp.log(b.Describe())
-
-	type outcome struct {
-		name string
-		res  *train.Result
-	}
-	var done []outcome
-	for _, c := range cells {
-		r := &train.Run{
-			Name: exp.Name + "/" + c.Name, Dir: filepath.Join(o.out, exp.Name, c.Name),
-			Config: c.Config, Backend: b, Source: src, Progress: disp, Log: disp.log,
-		}
-		res, err := r.Execute(ctx)
+	open := func(device int) (gpu.Backend, error) {
+		b, note, err := backends.Open(o.backend, gpu.Options{
+			Threads: o.threads, Device: device, StrictFP32: o.strictFP32, Deterministic: o.determin,
+		})
 		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		if note != "" {
+			disp.log(note)
+		}
+		disp.log(b.Describe())
+		return b, nil
+	}
+	var reportMu sync.Mutex
+	runErr := runAll(ctx, runs, devices, func(device int, r train.RunSpec, b gpu.Backend) error {
+		run := &train.Run{
+			Name: exp.Name + "/" + r.Dir, Dir: filepath.Join(expDir, r.Dir),
+			Config: r.Config, Backend: b, Source: src, Progress: disp, Log: disp.log,
+		}
+		res, err := run.Execute(ctx)
+		switch {
+		case errors.Is(err, train.ErrBusy):
+			disp.log(fmt.Sprintf("%s: skipped: %v", run.Name, err))
+			return nil
+		case err != nil:
 			return err
+		case res.AlreadyDone:
+			disp.log(fmt.Sprintf("%s: already finished (%d epochs) in %s", run.Name, res.ResumedFrom, run.Dir))
 		}
-		if res.AlreadyDone {
-			disp.log(fmt.Sprintf("%s: already finished (%d epochs) in %s", r.Name, res.ResumedFrom, r.Dir))
+		// refresh the experiment's summary and plots after every run
+		reportMu.Lock()
+		defer reportMu.Unlock()
+		if err := writeReport(*exp, expDir, nil); err != nil {
+			disp.log("report: " + err.Error())
 		}
-		done = append(done, outcome{r.Name, res})
+		return nil
+	}, open)
+	if runErr != nil {
+		return runErr
 	}
-	fmt.Fprintf(stdout, "%-28s %8s %16s %11s\n", "run", "test err", "best (epoch)", "train loss")
-	for _, d := range done {
-		best, at := 101.0, 0
-		for _, row := range d.res.Rows {
-			if row.TestError < best {
-				best, at = row.TestError, row.Epoch
+	return writeReport(*exp, expDir, stdout)
+}
+
+// parseShard reads -shard I/N.
+func parseShard(s string) (i, n int, err error) {
+	if s == "" {
+		return 0, 1, nil
+	}
+	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || n < 1 || i < 0 || i >= n || fmt.Sprintf("%d/%d", i, n) != s {
+		return 0, 0, usageErr("-shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
+	}
+	return i, n, nil
+}
+
+// parseDevices reads -devices; without it one backend serves every run.
+func parseDevices(s, backend string) ([]int, error) {
+	if s == "" {
+		return []int{0}, nil
+	}
+	if backend == "cpu" {
+		return nil, usageErr("-devices %q: the cpu backend runs one cell at a time (use -threads)", s)
+	}
+	var ds []int
+	for _, f := range strings.Split(s, ",") {
+		var d int
+		if _, err := fmt.Sscanf(strings.TrimSpace(f), "%d", &d); err != nil || d < 0 || slices.Contains(ds, d) {
+			return nil, usageErr("-devices %q: want distinct GPU ordinals such as 0,1,2,3", s)
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// runAll runs the runs in order on one backend per device, in parallel
+// across devices; the first error stops the others.
+func runAll(ctx context.Context, runs []train.RunSpec, devices []int, do func(int, train.RunSpec, gpu.Backend) error, open func(int) (gpu.Backend, error)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan train.RunSpec, len(runs))
+	for _, r := range runs {
+		queue <- r
+	}
+	close(queue)
+	errs := make(chan error, len(devices))
+	for _, d := range devices {
+		go func() {
+			b, err := open(d)
+			if err != nil {
+				cancel()
+				errs <- err
+				return
 			}
-		}
-		f := d.res.Final()
-		fmt.Fprintf(stdout, "%-28s %7.2f%% %9.2f%% (%3d) %11.4f\n", d.name, f.TestError, best, at, f.TrainLoss)
+			defer b.Close()
+			for r := range queue {
+				if ctx.Err() != nil {
+					break
+				}
+				if err := do(d, r, b); err != nil {
+					cancel()
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
 	}
-	return nil
+	var first error
+	for range devices {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func names(exps []train.Experiment) string {
@@ -282,6 +390,7 @@ func loadData(ctx context.Context, o options, disp *display) (train.Source, erro
 // display shows progress on a terminal as one line redrawn in place, and as
 // one line per epoch elsewhere.
 type display struct {
+	mu      sync.Mutex // runs on several GPUs report at once
 	w       io.Writer
 	tty     bool
 	drawn   bool
@@ -304,11 +413,15 @@ func (d *display) clear() {
 }
 
 func (d *display) log(line string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.clear()
 	fmt.Fprintln(d.w, line)
 }
 
 func (d *display) Step(s train.Status) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if !d.tty {
 		return
 	}
@@ -321,6 +434,8 @@ func (d *display) Step(s train.Status) {
 }
 
 func (d *display) Epoch(run string, r train.EpochRow, epochs int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.clear()
 	val := ""
 	if r.ValError > 0 || r.ValLoss > 0 {

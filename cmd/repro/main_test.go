@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"repro/data"
+	"repro/data/datatest"
 )
 
 func runCmd(t *testing.T, args ...string) (int, string, string) {
@@ -137,7 +139,12 @@ func TestRunResumeAndRefuse(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "epoch,lr,train_loss,train_error,test_loss,test_error,seconds,images_per_s") {
 		t.Errorf("metrics.csv:\n%s", csv)
 	}
-	if !strings.Contains(stdout, "quickstart/resnet20") || !strings.Contains(errs, "epoch 2/2") {
+	for _, f := range []string{"summary.md", "summary.csv", "curves.png", "curves.svg"} {
+		if _, err := os.Stat(filepath.Join(out, "quickstart", f)); err != nil {
+			t.Errorf("experiment folder lacks %s", f)
+		}
+	}
+	if !strings.Contains(stdout, "| resnet20 | resnet8 | 1/1 | 2/2 |") || !strings.Contains(errs, "epoch 2/2") {
 		t.Errorf("stdout %q, stderr %q", stdout, errs)
 	}
 	// the same command again: already finished, nothing retrained
@@ -164,5 +171,57 @@ func TestBench(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "bench", "-models", "vgg", "-backend", "cpu", "-steps", "1", "-warmup", "0"); code == 0 {
 		t.Error("bench of an unknown model succeeded")
+	}
+}
+
+// TestShortenedMatrixOnRealImages runs shortened copies of two experiments
+// of the matrix on real CIFAR-10 images, split over two shards as an array
+// job would, and checks that the summary and the plots come out whole.
+func TestShortenedMatrixOnRealImages(t *testing.T) {
+	jpeg := datatest.CIFARJPEG(t)
+	out := t.TempDir()
+	short := []string{"-set", "model=resnet8", "-set", "epochs=2", "-set", "batch=32",
+		"-set", "data.subset=20", "-set", "data.test_subset=10", "-set", "schedule.milestones=[1]"}
+	for _, exp := range []string{"lr_tuning", "augment_2x_vs_3x"} {
+		for shard := 0; shard < 2; shard++ {
+			args := append([]string{"-config", matrix, "-exp", exp, "-data", jpeg, "-out", out, "-backend", "cpu",
+				"-shard", fmt.Sprintf("%d/2", shard)}, short...)
+			if code, _, errs := runCmd(t, args...); code != 0 {
+				t.Fatalf("%s shard %d: exit %d: %s", exp, shard, code, errs)
+			}
+		}
+		code, stdout, errs := runCmd(t, "report", "-config", matrix, "-exp", exp, "-out", out)
+		if code != 0 {
+			t.Fatalf("report %s: exit %d: %s", exp, code, errs)
+		}
+		csv, err := os.ReadFile(filepath.Join(out, exp, "summary.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := strings.Split(strings.TrimSpace(string(csv)), "\n")
+		want := map[string]int{"lr_tuning": 2, "augment_2x_vs_3x": 6}[exp]
+		if len(rows) != want+1 {
+			t.Errorf("%s: summary.csv has %d rows, want header + %d:\n%s", exp, len(rows), want, csv)
+		}
+		for _, r := range rows[1:] {
+			if !strings.Contains(r, "done") {
+				t.Errorf("%s: a cell is not done after both shards: %s", exp, r)
+			}
+		}
+		if exp == "augment_2x_vs_3x" && !strings.Contains(stdout, "7.42") {
+			t.Errorf("summary lacks the write-up's 7.42%% for ResNet-56 3x:\n%s", stdout)
+		}
+		f, err := os.Open(filepath.Join(out, exp, "curves.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: curves.png: %v", exp, err)
+		}
+		if b := img.Bounds(); b.Dx() < 1200 || b.Dy() < 400 {
+			t.Errorf("%s: curves.png is %v, too small to read", exp, b)
+		}
 	}
 }
