@@ -2,7 +2,7 @@
 GO ?= go
 MODELS ?= resnet20,resnet56,densenet-bc100,densenet40
 
-.PHONY: test vet build build-cuda bench bench-cpu quickstart
+.PHONY: test vet build build-cuda bench bench-cpu quickstart device-bundle kernels
 
 build:
 	$(GO) build -o repro ./cmd/repro
@@ -20,6 +20,7 @@ vet:
 test: vet
 	$(GO) build -tags cuda ./...
 	$(GO) test -timeout 20m ./...
+	$(GO) test -timeout 10m -tags cuda ./gpu/cuda/... ./gpu/backends/... ./kernels/
 
 # Training speed of our CPU backend and of PyTorch's CPU build, side by side,
 # alternating, on the same batch and threads (see README, "Speed").
@@ -31,3 +32,28 @@ bench: bench-cpu
 
 quickstart: build
 	./repro -exp quickstart -data ../shared/data/cifar10-jpg.tar.gz
+
+# The bundle a GPU machine needs (no Go there): the cuda binaries, the test
+# binary of the parity suite, the data and the check script, in device/
+# (ignored by git). Run it there as: device/scripts/device-check.sh OUTDIR
+device-bundle:
+	rm -rf device && mkdir -p device/bin device/data device/scripts device/bench
+	$(GO) build -tags cuda -o device/bin/repro ./cmd/repro
+	$(GO) test -c -tags cuda -o device/bin/cuda.test ./gpu/cuda
+	cp scripts/device-check.sh device/scripts/
+	cp experiments.toml device/
+	cp bench/torch_reference.py device/bench/
+	cp ../shared/data/cifar10-jpg.tar.gz device/data/
+
+# The PTX of the CUDA kernels, committed and embedded by package kernels (DESIGN.md
+# decision 7; needs nvcc, CUDA 11.8 or later: see DESIGN.md section 7). compute_70 is old
+# enough for every GPU that CUDA 12 and 13 drivers support; they JIT-compile it
+# for the real chip. The first line records the sha256 of the source, which
+# kernels/kernels_test.go checks, so a stale PTX fails CI where nvcc is absent.
+NVCC ?= nvcc
+.PHONY: kernels
+kernels:
+	$(NVCC) -ptx -arch=compute_70 -O3 -o kernels/ops.ptx.tmp kernels/ops.cu
+	{ echo "// repro-source-sha256: $$(sha256sum kernels/ops.cu | cut -d' ' -f1)"; cat kernels/ops.ptx.tmp; } > kernels/ops.ptx.new
+	rm -f kernels/ops.ptx.tmp
+	mv kernels/ops.ptx.new kernels/ops.ptx
