@@ -1,0 +1,219 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+
+	"repro/gpu"
+	"repro/gpu/cuda/lib"
+)
+
+// batchNorm is spatial batch normalization planned for one shape: cuDNN
+// when every tensor of the call is a whole (packed) tensor, our kernels when
+// one is a channel view (a DenseNet layer normalizes a prefix of its block),
+// which cuDNN's batch norm does not promise to take.
+type batchNorm struct {
+	b   *Backend
+	s   gpu.BatchNormSpec
+	bnd lib.TensorDesc // 1 x C x 1 x 1
+	x   lib.TensorDesc // packed N x C x H x W
+}
+
+// NewBatchNorm plans batch normalization.
+func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
+	if s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 || s.Eps <= 0 || s.Momentum < 0 || s.Momentum > 1 || s.N*s.H*s.W < 2 {
+		return nil, fmt.Errorf("cuda batch norm %+v: sizes positive, N*H*W at least 2, eps positive, momentum in [0, 1]", s)
+	}
+	bn := &batchNorm{b: b, s: s}
+	var err error
+	if bn.x, err = b.dnn.NewTensorDesc(s.N, s.C, s.H, s.W, s.C*s.H*s.W, s.H*s.W, s.W, 1); err != nil {
+		return nil, err
+	}
+	if bn.bnd, err = b.dnn.NewTensorDesc(1, s.C, 1, 1, s.C, 1, 1, 1); err != nil {
+		return nil, err
+	}
+	if s.C > b.bnScratchCh {
+		p, err := b.malloc(uint64(4 * 3 * s.C))
+		if err != nil {
+			return nil, err
+		}
+		b.bnScratch, b.bnScratchCh = p, s.C
+	}
+	return bn, nil
+}
+
+func (bn *batchNorm) Spec() gpu.BatchNormSpec { return bn.s }
+
+func (bn *batchNorm) tensor(op, name string, t gpu.Tensor) (view, error) {
+	s := bn.s
+	if t.N != s.N || t.C != s.C || t.H != s.H || t.W != s.W {
+		return view{}, fmt.Errorf("cuda batch norm %s: %s %v, spec wants [%d %d %d %d]", op, name, t, s.N, s.C, s.H, s.W)
+	}
+	v, err := resolve(t)
+	if err != nil {
+		return view{}, fmt.Errorf("cuda batch norm %s %s: %w", op, name, err)
+	}
+	return v, nil
+}
+
+func (bn *batchNorm) channels(op string, ptrs []*lib.DevicePtr, slices ...gpu.Slice) error {
+	for i, s := range slices {
+		if s.Len != bn.s.C {
+			return fmt.Errorf("cuda batch norm %s: per-channel argument %d has %d values, want %d", op, i, s.Len, bn.s.C)
+		}
+		p, err := dslice(s)
+		if err != nil {
+			return fmt.Errorf("cuda batch norm %s: %w", op, err)
+		}
+		*ptrs[i] = p
+	}
+	return nil
+}
+
+func (bn *batchNorm) argsNCHW(v view) {
+	a := bn.b.args
+	a.Int(int32(v.n))
+	a.Int(int32(v.c))
+	a.Int(int32(v.h * v.w))
+}
+
+// ForwardTrain normalizes with the batch statistics; see gpu.BatchNorm.
+func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
+	const op = "forward train"
+	vx, err := bn.tensor(op, "x", x)
+	if err != nil {
+		return err
+	}
+	vy, err := bn.tensor(op, "y", y)
+	if err != nil {
+		return err
+	}
+	var sm, si, rm, rv, g, be lib.DevicePtr
+	if err := bn.channels(op, []*lib.DevicePtr{&sm, &si, &rm, &rv, &g, &be}, saveMean, saveInvStd, runMean, runVar, gamma, beta); err != nil {
+		return err
+	}
+	b, s := bn.b, bn.s
+	if vx.packed() && vy.packed() {
+		return b.dnn.BNForwardTraining(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, s.Momentum, rm, rv, s.Eps, sm, si)
+	}
+	a := b.args
+	a.Reset()
+	a.Ptr(sm)
+	a.Ptr(si)
+	a.Ptr(rm)
+	a.Ptr(rv)
+	b.argView(vx)
+	bn.argsNCHW(vx)
+	a.Float(float32(s.Eps))
+	a.Float(float32(s.Momentum))
+	if err := b.launchBlocks(b.fn.bnStats, s.C); err != nil {
+		return err
+	}
+	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
+	a.Reset()
+	for _, p := range [...]lib.DevicePtr{k1, k0, g, be, sm, si} {
+		a.Ptr(p)
+	}
+	a.Int(int32(s.C))
+	if err := b.launch(b.fn.bnCoeffsTrain, s.C); err != nil {
+		return err
+	}
+	return bn.apply(vy, vx, k1, k0)
+}
+
+func (bn *batchNorm) apply(vy, vx view, k1, k0 lib.DevicePtr) error {
+	b := bn.b
+	a := b.args
+	a.Reset()
+	b.argView(vy)
+	b.argView(vx)
+	a.Ptr(k1)
+	a.Ptr(k0)
+	bn.argsNCHW(vx)
+	return b.launch(b.fn.bnApply, vx.n*vx.chw())
+}
+
+// ForwardInfer normalizes with the running statistics.
+func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
+	const op = "forward infer"
+	vx, err := bn.tensor(op, "x", x)
+	if err != nil {
+		return err
+	}
+	vy, err := bn.tensor(op, "y", y)
+	if err != nil {
+		return err
+	}
+	var g, be, rm, rv lib.DevicePtr
+	if err := bn.channels(op, []*lib.DevicePtr{&g, &be, &rm, &rv}, gamma, beta, runMean, runVar); err != nil {
+		return err
+	}
+	b, s := bn.b, bn.s
+	if vx.packed() && vy.packed() {
+		return b.dnn.BNForwardInference(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, rm, rv, s.Eps)
+	}
+	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
+	a := b.args
+	a.Reset()
+	for _, p := range [...]lib.DevicePtr{k1, k0, g, be, rm, rv} {
+		a.Ptr(p)
+	}
+	a.Float(float32(s.Eps))
+	a.Int(int32(s.C))
+	if err := b.launch(b.fn.bnCoeffsInfer, s.C); err != nil {
+		return err
+	}
+	return bn.apply(vy, vx, k1, k0)
+}
+
+// Backward computes dgamma, dbeta (+=) and dx (=, +=).
+func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+	const op = "backward"
+	vx, err := bn.tensor(op, "x", x)
+	if err != nil {
+		return err
+	}
+	vdy, err := bn.tensor(op, "dy", dy)
+	if err != nil {
+		return err
+	}
+	vdx, err := bn.tensor(op, "dx", dx)
+	if err != nil {
+		return err
+	}
+	var dg, db, g, sm, si lib.DevicePtr
+	if err := bn.channels(op, []*lib.DevicePtr{&dg, &db, &g, &sm, &si}, dgamma, dbeta, gamma, saveMean, saveInvStd); err != nil {
+		return err
+	}
+	b, s := bn.b, bn.s
+	if vx.packed() && vdy.packed() && vdx.packed() {
+		betaData := float32(0)
+		if accumulate {
+			betaData = 1
+		}
+		return b.dnn.BNBackward(1, betaData, 1, 1, bn.x, vx.ptr, bn.x, vdy.ptr, bn.x, vdx.ptr, bn.bnd, g, dg, db, s.Eps, sm, si)
+	}
+	a := b.args
+	a.Reset()
+	a.Ptr(dg)
+	a.Ptr(db)
+	a.Ptr(b.bnScratch)
+	b.argView(vdy)
+	b.argView(vx)
+	a.Ptr(g)
+	a.Ptr(sm)
+	a.Ptr(si)
+	bn.argsNCHW(vx)
+	if err := b.launchBlocks(b.fn.bnGradStats, s.C); err != nil {
+		return err
+	}
+	a.Reset()
+	b.argView(vdx)
+	b.argView(vdy)
+	b.argView(vx)
+	a.Ptr(b.bnScratch)
+	bn.argsNCHW(vx)
+	a.Int(boolInt(accumulate))
+	return b.launch(b.fn.bnGradApply, vx.n*vx.chw())
+}

@@ -1,0 +1,256 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+
+	"repro/gpu"
+	"repro/gpu/cuda/lib"
+)
+
+// findWorkspace is the most workspace an algorithm may use, in bytes: the
+// search (cudnnFind*AlgorithmEx) runs with this much, and the fastest
+// algorithm that fits is kept.
+const findWorkspace = 256 << 20
+
+// direction of a convolution pass
+const (
+	dirForward = iota
+	dirBackwardData
+	dirBackwardFilter
+)
+
+// conv is a convolution planned for one shape. Its algorithms are chosen
+// once per direction and per pair of tensor strides (a channel view has the
+// stride of its parent) by timing every algorithm cuDNN offers, the first
+// time each is used: that first call allocates, later ones do not.
+type conv struct {
+	b      *Backend
+	s      gpu.ConvSpec
+	oh, ow int
+	w      lib.FilterDesc
+	plans  map[planKey]*convPlan
+}
+
+type planKey struct {
+	dir              int
+	strideA, strideB int
+}
+
+type convPlan struct {
+	conv   lib.ConvDesc // per plan: it carries the chosen algorithm's math type
+	a, c   lib.TensorDesc
+	algo   int
+	wsSize uint64
+}
+
+// NewConv plans a convolution.
+func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("cuda conv: %w", err)
+	}
+	w, err := b.dnn.NewFilterDesc(s.OutC, s.InC, s.Kernel, s.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("cuda conv %+v: %w", s, err)
+	}
+	return &conv{b: b, s: s, oh: s.OutH(), ow: s.OutW(), w: w, plans: map[planKey]*convPlan{}}, nil
+}
+
+func (c *conv) Spec() gpu.ConvSpec { return c.s }
+
+func (c *conv) check(op string, x, y gpu.Tensor, w gpu.Slice) error {
+	s := c.s
+	if x.N != s.N || x.C != s.InC || x.H != s.InH || x.W != s.InW {
+		return fmt.Errorf("cuda conv %s: input %v, spec wants [%d %d %d %d]", op, x, s.N, s.InC, s.InH, s.InW)
+	}
+	if y.N != s.N || y.C != s.OutC || y.H != c.oh || y.W != c.ow {
+		return fmt.Errorf("cuda conv %s: output %v, spec wants [%d %d %d %d]", op, y, s.N, s.OutC, c.oh, c.ow)
+	}
+	if w.Len != s.WeightLen() {
+		return fmt.Errorf("cuda conv %s: weight of %d, spec wants %d", op, w.Len, s.WeightLen())
+	}
+	return nil
+}
+
+// tensorDesc describes a view for cuDNN: NCHW with the parent's batch stride.
+func (b *Backend) tensorDesc(v view) (lib.TensorDesc, error) {
+	return b.dnn.NewTensorDesc(v.n, v.c, v.h, v.w, v.stride, v.h*v.w, v.w, 1)
+}
+
+// plan returns the algorithm for a direction and pair of views, choosing it
+// on first use. a is the input side (x, or dx for backward data), c the
+// output side (y or dy); out is where the search may write, and must be a
+// scratch buffer when the real output accumulates.
+func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr) (*convPlan, error) {
+	key := planKey{dir, a.stride, cv.stride}
+	if p, ok := c.plans[key]; ok {
+		return p, nil
+	}
+	b := c.b
+	p := &convPlan{}
+	var err error
+	if p.a, err = b.tensorDesc(a); err != nil {
+		return nil, err
+	}
+	if p.c, err = b.tensorDesc(cv); err != nil {
+		return nil, err
+	}
+	s := c.s
+	if p.conv, err = b.dnn.NewConvDesc(s.Pad, s.Stride); err != nil {
+		return nil, err
+	}
+	if err := p.conv.SetMath(!b.opts.StrictFP32); err != nil {
+		return nil, err
+	}
+	// The search writes its output: give it scratch so that an
+	// accumulating output and the weight gradient are not disturbed.
+	ws, err := b.ctx.MemAlloc(findWorkspace)
+	if err != nil {
+		return nil, fmt.Errorf("cuda conv algorithm search workspace: %w", err)
+	}
+	defer b.ctx.MemFree(ws)
+	var perf []lib.AlgoPerf
+	switch dir {
+	case dirForward:
+		scratch, err := b.ctx.MemAlloc(uint64(4 * cv.n * cv.stride))
+		if err != nil {
+			return nil, err
+		}
+		defer b.ctx.MemFree(scratch)
+		perf, err = b.dnn.FindForward(p.a, a.ptr, c.w, w, p.conv, p.c, scratch, ws, findWorkspace)
+		if err != nil {
+			return nil, err
+		}
+	case dirBackwardData:
+		scratch, err := b.ctx.MemAlloc(uint64(4 * a.n * a.stride))
+		if err != nil {
+			return nil, err
+		}
+		defer b.ctx.MemFree(scratch)
+		perf, err = b.dnn.FindBackwardData(c.w, w, p.c, cv.ptr, p.conv, p.a, scratch, ws, findWorkspace)
+		if err != nil {
+			return nil, err
+		}
+	case dirBackwardFilter:
+		scratch, err := b.ctx.MemAlloc(uint64(4 * s.WeightLen()))
+		if err != nil {
+			return nil, err
+		}
+		defer b.ctx.MemFree(scratch)
+		perf, err = b.dnn.FindBackwardFilter(p.a, a.ptr, p.c, cv.ptr, p.conv, c.w, scratch, ws, findWorkspace)
+		if err != nil {
+			return nil, err
+		}
+	}
+	chosen := -1
+	for i, r := range perf {
+		if r.Status != 0 || r.Memory > findWorkspace || (b.opts.Deterministic && !r.Deterministic) {
+			continue
+		}
+		chosen = i
+		break // results come fastest first
+	}
+	if chosen < 0 {
+		return nil, fmt.Errorf("cuda conv %+v direction %d: no usable cuDNN algorithm among %d (deterministic %v)", s, dir, len(perf), b.opts.Deterministic)
+	}
+	r := perf[chosen]
+	p.algo, p.wsSize = r.Algo, r.Memory
+	if err := p.conv.SetMathType(r.MathType); err != nil {
+		return nil, err
+	}
+	if err := b.growWorkspace(r.Memory); err != nil {
+		return nil, err
+	}
+	c.plans[key] = p
+	return p, nil
+}
+
+// growWorkspace makes the shared workspace at least n bytes (planning only).
+func (b *Backend) growWorkspace(n uint64) error {
+	if n <= b.workspaceBytes {
+		return nil
+	}
+	if err := b.Sync(); err != nil {
+		return err
+	}
+	if b.workspace != 0 {
+		b.ctx.MemFree(b.workspace)
+		b.bytes -= int64(b.workspaceBytes)
+	}
+	p, err := b.ctx.MemAlloc(n)
+	if err != nil {
+		b.workspace, b.workspaceBytes = 0, 0
+		return fmt.Errorf("cuda conv workspace of %d bytes: %w", n, err)
+	}
+	b.workspace, b.workspaceBytes = p, n
+	b.bytes += int64(n)
+	return nil
+}
+
+// Forward computes y = conv(x, w) with cuDNN.
+func (c *conv) Forward(y, x gpu.Tensor, w gpu.Slice) error {
+	if err := c.check("forward", x, y, w); err != nil {
+		return err
+	}
+	vx, vy, err := resolve2(x, y)
+	if err != nil {
+		return fmt.Errorf("cuda conv forward: %w", err)
+	}
+	wp, err := dslice(w)
+	if err != nil {
+		return fmt.Errorf("cuda conv forward weight: %w", err)
+	}
+	p, err := c.plan(dirForward, vx, vy, wp)
+	if err != nil {
+		return err
+	}
+	b := c.b
+	return b.dnn.ConvForward(1, p.a, vx.ptr, c.w, wp, p.conv, p.algo, b.workspace, b.workspaceBytes, 0, p.c, vy.ptr)
+}
+
+// Backward computes dw += dL/dw and, when dx.Buf is set, dx (=, +=) dL/dx.
+func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Slice, accumulate bool) error {
+	if err := c.check("backward", x, dy, w); err != nil {
+		return err
+	}
+	vx, vdy, err := resolve2(x, dy)
+	if err != nil {
+		return fmt.Errorf("cuda conv backward: %w", err)
+	}
+	wp, err := dslice(w)
+	if err != nil {
+		return fmt.Errorf("cuda conv backward weight: %w", err)
+	}
+	dwp, err := dslice(dw)
+	if err != nil || dw.Len != w.Len {
+		return fmt.Errorf("cuda conv backward: weight gradient of %d for weight of %d (%v)", dw.Len, w.Len, err)
+	}
+	b := c.b
+	pf, err := c.plan(dirBackwardFilter, vx, vdy, wp)
+	if err != nil {
+		return err
+	}
+	if err := b.dnn.ConvBackwardFilter(1, pf.a, vx.ptr, pf.c, vdy.ptr, pf.conv, pf.algo, b.workspace, b.workspaceBytes, 1, c.w, dwp); err != nil {
+		return err
+	}
+	if dx.Buf == nil {
+		return nil
+	}
+	if !sameShape(dx, x) {
+		return fmt.Errorf("cuda conv backward: dx %v, x %v: shapes differ", dx, x)
+	}
+	vdx, err := resolve(dx)
+	if err != nil {
+		return fmt.Errorf("cuda conv backward dx: %w", err)
+	}
+	pd, err := c.plan(dirBackwardData, vdx, vdy, wp)
+	if err != nil {
+		return err
+	}
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	return b.dnn.ConvBackwardData(1, c.w, wp, pd.c, vdy.ptr, pd.conv, pd.algo, b.workspace, b.workspaceBytes, beta, pd.a, vdx.ptr)
+}

@@ -1,0 +1,145 @@
+//go:build cuda
+
+package cuda_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"repro/gpu"
+	"repro/gpu/backends"
+	"repro/gpu/cpu"
+	"repro/gpu/cuda"
+	"repro/gpu/gputest"
+	"repro/model"
+)
+
+// open returns the GPU backend, or skips the test with the reason when this
+// machine has none (CI): the GPU half of the checks runs on a GPU machine
+// through scripts/device-check.sh.
+func open(t *testing.T, opts gpu.Options) gpu.Backend {
+	t.Helper()
+	b, err := cuda.New(opts)
+	if err != nil {
+		if os.Getenv("REPRO_REQUIRE_GPU") == "1" {
+			t.Fatalf("REPRO_REQUIRE_GPU=1 but the cuda backend does not open: %v", err)
+		}
+		t.Skipf("no usable GPU here (the device check runs these): %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// TestConformanceStrictFP32 holds every op to the float64 reference at the
+// CPU's accuracy.
+func TestConformanceStrictFP32(t *testing.T) {
+	b := open(t, gpu.Options{StrictFP32: true, Deterministic: true})
+	t.Log(b.Describe())
+	gputest.Run(t, b, 1e-5)
+}
+
+// TestConformanceTF32 allows TF32 convolutions, as training does by default.
+func TestConformanceTF32(t *testing.T) {
+	b := open(t, gpu.Options{})
+	gputest.Run(t, b, 2e-3)
+}
+
+// TestModelParity runs whole small nets forward and backward on the CPU and
+// on the GPU from the same weights and batch and compares logits and every
+// gradient.
+func TestModelParity(t *testing.T) {
+	g := open(t, gpu.Options{StrictFP32: true})
+	c, err := cpu.New(gpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, _ := model.Preset("resnet8")
+	d := model.Config{Arch: "densenet", Depth: 10, Growth: 4, Bottleneck: true, Compression: 0.5, Dropout: 0.1, Classes: 10, Init: "fan_out"}
+	for name, cfg := range map[string]model.Config{"resnet8": r, "densenet-bc10": d} {
+		t.Run(name, func(t *testing.T) {
+			const batch = 8
+			run := func(b gpu.Backend) (logits, grads []float32) {
+				net, err := model.New(b, cfg, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := net.Init(3); err != nil {
+					t.Fatal(err)
+				}
+				x := make([]float32, batch*3*32*32)
+				for i := range x {
+					x[i] = 2*gpu.Uniform(gpu.Mix(9, uint64(i))) - 1
+				}
+				b.UploadTensor(net.Input, x)
+				labels, _ := b.AllocInt(batch)
+				b.UploadInt(labels, []int32{0, 1, 2, 3, 4, 5, 6, 7})
+				met, _ := b.Alloc(3)
+				b.Zero(net.Grads)
+				if err := net.Forward(true, 5); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch); err != nil {
+					t.Fatal(err)
+				}
+				if err := net.Backward(); err != nil {
+					t.Fatal(err)
+				}
+				logits = make([]float32, batch*10)
+				b.DownloadTensor(logits, net.Logits)
+				grads = make([]float32, net.Grads.Len)
+				b.Download(grads, net.Grads)
+				return
+			}
+			lc, gc := run(c)
+			lg, gg := run(g)
+			if e := gputest.RelErr(lg, wide(lc)); e > 1e-4 {
+				t.Errorf("logits differ: relative error %.3g", e)
+			}
+			if e := gputest.RelErr(gg, wide(gc)); e > 1e-3 {
+				t.Errorf("gradients differ: relative error %.3g", e)
+			}
+		})
+	}
+}
+
+// TestMissingLibrariesFallBack is the half that runs in CI: with no CUDA
+// library to be found, -backend cuda fails naming what it tried, and auto
+// falls back to the CPU saying why.
+func TestMissingLibrariesFallBack(t *testing.T) {
+	if _, err := cuda.New(gpu.Options{}); err == nil {
+		t.Skip("this machine has a working GPU; the not-found path is checked on machines without one")
+	}
+	t.Setenv("REPRO_CUDA_LIBS", t.TempDir())
+	_, err := cuda.New(gpu.Options{})
+	if err == nil {
+		t.Skip("CUDA libraries found outside REPRO_CUDA_LIBS, and no GPU")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "libcuda.so.1") && !strings.Contains(msg, os.Getenv("REPRO_CUDA_LIBS")) {
+		t.Errorf("error does not list the folder from REPRO_CUDA_LIBS: %v", err)
+	}
+	if strings.Count(msg, "\n") > 0 {
+		t.Errorf("error is not one line: %q", msg)
+	}
+	if _, _, err := backends.Open("cuda", gpu.Options{}); err == nil {
+		t.Error("-backend cuda opened without a GPU")
+	}
+	b, note, err := backends.Open("auto", gpu.Options{Threads: 1})
+	if err != nil {
+		t.Fatalf("auto: %v", err)
+	}
+	defer b.Close()
+	if b.Name() != "cpu" || !strings.Contains(note, "cpu") || note == "" {
+		t.Errorf("auto gave %s with note %q", b.Name(), note)
+	}
+}
+
+func wide(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"unsafe"
+
+	"repro/gpu"
+	"repro/gpu/cuda/lib"
+)
+
+// dataset is a labelled image set resident on the GPU as uint8, with its
+// normalization planes: batches are cut, augmented and normalized there.
+type dataset struct {
+	n, c, size, classes int
+	pixels, labels      lib.DevicePtr
+	imgScale, imgShift  lib.DevicePtr
+	mean, scale         lib.DevicePtr
+}
+
+func (d *dataset) Len() int  { return d.n }
+func (d *dataset) Size() int { return d.size }
+
+// NewDataset uploads spec once.
+func (b *Backend) NewDataset(spec gpu.DatasetSpec) (gpu.Dataset, error) {
+	plane := spec.C * spec.Size * spec.Size
+	switch {
+	case spec.N <= 0 || spec.C <= 0 || spec.Size <= 0 || spec.Classes <= 0:
+		return nil, fmt.Errorf("cuda dataset: %d images of %d x %d x %d, %d classes: sizes must be positive", spec.N, spec.C, spec.Size, spec.Size, spec.Classes)
+	case len(spec.Pixels) != spec.N*plane:
+		return nil, fmt.Errorf("cuda dataset: %d pixel values, want %d", len(spec.Pixels), spec.N*plane)
+	case len(spec.Labels) != spec.N || len(spec.ImageScale) != spec.N || len(spec.ImageShift) != spec.N:
+		return nil, fmt.Errorf("cuda dataset: %d labels, %d scales, %d shifts for %d images", len(spec.Labels), len(spec.ImageScale), len(spec.ImageShift), spec.N)
+	case len(spec.Mean) != plane || len(spec.Scale) != plane:
+		return nil, fmt.Errorf("cuda dataset: normalization planes of %d and %d values, want %d", len(spec.Mean), len(spec.Scale), plane)
+	}
+	for i, l := range spec.Labels {
+		if int(l) >= spec.Classes {
+			return nil, fmt.Errorf("cuda dataset: label %d of image %d outside 0..%d", l, i, spec.Classes-1)
+		}
+	}
+	d := &dataset{n: spec.N, c: spec.C, size: spec.Size, classes: spec.Classes}
+	up := func(dst *lib.DevicePtr, src unsafe.Pointer, bytes int) error {
+		p, err := b.malloc(uint64(bytes))
+		if err != nil {
+			return err
+		}
+		*dst = p
+		return b.ctx.HtoD(p, src, uint64(bytes), b.stream)
+	}
+	for _, u := range []struct {
+		dst   *lib.DevicePtr
+		src   unsafe.Pointer
+		bytes int
+	}{
+		{&d.pixels, unsafe.Pointer(&spec.Pixels[0]), len(spec.Pixels)},
+		{&d.labels, unsafe.Pointer(&spec.Labels[0]), len(spec.Labels)},
+		{&d.imgScale, unsafe.Pointer(&spec.ImageScale[0]), 4 * spec.N},
+		{&d.imgShift, unsafe.Pointer(&spec.ImageShift[0]), 4 * spec.N},
+		{&d.mean, unsafe.Pointer(&spec.Mean[0]), 4 * plane},
+		{&d.scale, unsafe.Pointer(&spec.Scale[0]), 4 * plane},
+	} {
+		if err := up(u.dst, u.src, u.bytes); err != nil {
+			return nil, fmt.Errorf("cuda dataset upload: %w", err)
+		}
+	}
+	return d, b.Sync()
+}
+
+// BuildBatch crops, flips and normalizes samples into x on the GPU.
+func (b *Backend) BuildBatch(x gpu.Tensor, labels gpu.IntSlice, ds gpu.Dataset, order gpu.IntSlice, start int, aug gpu.Augment) error {
+	d, ok := ds.(*dataset)
+	if !ok {
+		return fmt.Errorf("cuda build batch: dataset of another backend")
+	}
+	vx, err := resolve(x)
+	if err != nil {
+		return fmt.Errorf("cuda build batch x: %w", err)
+	}
+	if x.C != d.c || x.H != aug.OutSize || x.W != aug.OutSize || !vx.packed() {
+		return fmt.Errorf("cuda build batch: x %v, want a whole tensor of %d channels of %d x %d", x, d.c, aug.OutSize, aug.OutSize)
+	}
+	if aug.Random && aug.MaxOffset < aug.MinOffset {
+		return fmt.Errorf("cuda build batch: offsets %d..%d", aug.MinOffset, aug.MaxOffset)
+	}
+	lp, err := dints(labels)
+	if err != nil || labels.Len != x.N {
+		return fmt.Errorf("cuda build batch: %d labels for %d samples (%v)", labels.Len, x.N, err)
+	}
+	op, err := dints(order)
+	if err != nil {
+		return fmt.Errorf("cuda build batch order: %w", err)
+	}
+	if start < 0 {
+		return fmt.Errorf("cuda build batch: start %d", start)
+	}
+	a := b.args
+	a.Reset()
+	a.Ptr(vx.ptr)
+	a.Ptr(lp)
+	a.Ptr(d.pixels)
+	a.Ptr(d.labels)
+	a.Ptr(d.imgScale)
+	a.Ptr(d.imgShift)
+	a.Ptr(d.mean)
+	a.Ptr(d.scale)
+	a.Ptr(op)
+	for _, v := range [...]int{order.Len, start, x.N, d.n, d.c, d.size, aug.OutSize} {
+		a.Int(int32(v))
+	}
+	a.Int(boolInt(aug.Random))
+	a.Int(int32(aug.MinOffset))
+	a.Int(int32(aug.MaxOffset))
+	a.Int(int32(aug.Center))
+	a.Int(boolInt(aug.Flip))
+	a.Int(boolInt(aug.Static))
+	a.Int(boolInt(aug.KeepOriginal))
+	a.U64(aug.Seed)
+	a.Int(int32(aug.Epoch))
+	return b.launch(b.fn.buildBatch, x.N*vx.chw())
+}
