@@ -141,9 +141,10 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	return decodeCheckpoint(path, data)
 }
 
-// writeAtomic writes data to path through a synced temporary file in the
-// same folder and a rename.
-func writeAtomic(path string, data []byte) error {
+// WriteAtomic writes data to path (mode 0644) through a synced temporary
+// file in the same folder and a rename, so that a reader or a crash sees the
+// old file or the new one, never half of one.
+func WriteAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -155,6 +156,9 @@ func writeAtomic(path string, data []byte) error {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644) // CreateTemp makes 0600 files
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)

@@ -159,7 +159,7 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 		if ck.Arrays, err = t.snapshot(); err != nil {
 			return res, err
 		}
-		if err := writeAtomic(ckPath, ck.encode()); err != nil {
+		if err := WriteAtomic(ckPath, ck.encode()); err != nil {
 			return res, err
 		}
 		if err := writeMetrics(filepath.Join(r.Dir, MetricsFile), res.Rows, dev.nVal > 0); err != nil {
@@ -424,7 +424,7 @@ func claimConfig(dir string, cfg Config) error {
 	want := cfg.TOML()
 	have, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return writeAtomic(path, []byte(want))
+		return WriteAtomic(path, []byte(want))
 	}
 	if err != nil {
 		return err
@@ -490,7 +490,7 @@ func writeMetrics(path string, rows []EpochRow, withVal bool) error {
 		}
 		fmt.Fprintf(&sb, ",%.1f,%.1f\n", r.Seconds, r.ImagesPerSec)
 	}
-	return writeAtomic(path, []byte(sb.String()))
+	return WriteAtomic(path, []byte(sb.String()))
 }
 
 // ReadMetrics parses a metrics.csv written by a run (with or without the
