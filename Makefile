@@ -2,7 +2,7 @@
 GO ?= go
 MODELS ?= resnet20,resnet56,densenet-bc100,densenet40
 
-.PHONY: test vet build build-cuda bench bench-cpu quickstart device-bundle kernels
+.PHONY: test vet build build-cuda bench bench-cpu quickstart device-bundle
 
 build:
 	$(GO) build -o repro ./cmd/repro
@@ -40,6 +40,7 @@ device-bundle:
 	rm -rf device && mkdir -p device/bin device/data device/scripts device/bench
 	$(GO) build -tags cuda -o device/bin/repro ./cmd/repro
 	$(GO) test -c -tags cuda -o device/bin/cuda.test ./gpu/cuda
+	$(GO) test -c -tags cuda -o device/bin/cudalib.test ./gpu/cuda/lib
 	cp scripts/device-check.sh device/scripts/
 	cp experiments.toml device/
 	cp bench/torch_reference.py device/bench/

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"unsafe"
 
@@ -55,6 +56,14 @@ type Backend struct {
 	// only while a conv chooses its algorithms (the first step).
 	workspace      lib.DevicePtr
 	workspaceBytes uint64
+	// the algorithm searches' workspace and output scratch, kept once made
+	// (each search runs on the first step) and freed by Close
+	searchWS, searchScratchPtr        lib.DevicePtr
+	searchWSBytes, searchScratchBytes uint64
+	// descriptors to destroy on Close
+	tensorDescs []lib.TensorDesc
+	filterDescs []lib.FilterDesc
+	convDescs   []lib.ConvDesc
 	// bnScratch holds per-channel coefficients of the batch-norm kernels.
 	bnScratch   lib.DevicePtr
 	bnScratchCh int
@@ -121,8 +130,7 @@ func (b *Backend) open() error {
 	if b.dnn, err = b.ctx.NewDNN(b.stream); err != nil {
 		return err
 	}
-	// the driver reads the PTX as NUL-terminated text
-	if b.module, err = b.ctx.LoadModule(append(kernels.PTX(), 0)); err != nil {
+	if b.module, err = b.ctx.LoadModule(kernels.PTX()); err != nil {
 		return fmt.Errorf("loading kernels (source %s): %w", kernels.SourceHash(), err)
 	}
 	get := func(dst *lib.Function, name string) {
@@ -170,7 +178,7 @@ func (b *Backend) Name() string { return "cuda" }
 
 // Describe names the GPU, the library versions and the math settings.
 func (b *Backend) Describe() string {
-	math := "TF32 convolutions"
+	math := "TF32 convolutions and classifier"
 	if b.opts.StrictFP32 {
 		math = "strict FP32"
 	}
@@ -192,10 +200,24 @@ func (b *Backend) Close() error {
 	}
 	b.closed = true
 	b.ctx.StreamSync(b.stream)
-	for _, p := range b.owned {
-		b.ctx.MemFree(p)
+	for _, p := range append(b.owned, b.workspace, b.searchWS, b.searchScratchPtr) {
+		if p != 0 {
+			b.ctx.MemFree(p)
+		}
 	}
 	b.owned = nil
+	for _, d := range b.tensorDescs {
+		d.Destroy()
+	}
+	for _, d := range b.filterDescs {
+		d.Destroy()
+	}
+	for _, d := range b.convDescs {
+		d.Destroy()
+	}
+	if b.module != (lib.Module{}) {
+		b.ctx.UnloadModule(b.module)
+	}
 	if b.args != nil {
 		b.args.Free()
 	}
@@ -355,7 +377,9 @@ func (b *Backend) Upload(dst gpu.Slice, src []float32) error {
 		return err
 	}
 	// the source is Go memory the caller may reuse at once
-	return b.Sync()
+	err = b.Sync()
+	runtime.KeepAlive(src)
+	return err
 }
 
 // Download copies src into dst, waiting for every op issued before.
@@ -370,7 +394,9 @@ func (b *Backend) Download(dst []float32, src gpu.Slice) error {
 	if err := b.ctx.DtoH(unsafe.Pointer(&dst[0]), p, uint64(4*len(dst)), b.stream); err != nil {
 		return err
 	}
-	return b.Sync()
+	err = b.Sync()
+	runtime.KeepAlive(dst)
+	return err
 }
 
 // UploadInt copies src into dst.
@@ -385,7 +411,9 @@ func (b *Backend) UploadInt(dst gpu.IntSlice, src []int32) error {
 	if err := b.ctx.HtoD(p, unsafe.Pointer(&src[0]), uint64(4*len(src)), b.stream); err != nil {
 		return err
 	}
-	return b.Sync()
+	err = b.Sync()
+	runtime.KeepAlive(src)
+	return err
 }
 
 // DownloadInt copies src into dst.
@@ -400,7 +428,9 @@ func (b *Backend) DownloadInt(dst []int32, src gpu.IntSlice) error {
 	if err := b.ctx.DtoH(unsafe.Pointer(&dst[0]), p, uint64(4*len(dst)), b.stream); err != nil {
 		return err
 	}
-	return b.Sync()
+	err = b.Sync()
+	runtime.KeepAlive(dst)
+	return err
 }
 
 // UploadTensor copies NCHW src into t, image by image (a view's images are
@@ -416,7 +446,9 @@ func (b *Backend) UploadTensor(t gpu.Tensor, src []float32) error {
 			return err
 		}
 	}
-	return b.Sync()
+	err = b.Sync()
+	runtime.KeepAlive(src)
+	return err
 }
 
 // DownloadTensor copies t into dst in NCHW order.
@@ -431,7 +463,9 @@ func (b *Backend) DownloadTensor(dst []float32, t gpu.Tensor) error {
 			return err
 		}
 	}
-	return b.Sync()
+	err = b.Sync()
+	runtime.KeepAlive(dst)
+	return err
 }
 
 // Zero sets s to 0.

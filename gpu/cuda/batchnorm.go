@@ -27,10 +27,10 @@ func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
 	}
 	bn := &batchNorm{b: b, s: s}
 	var err error
-	if bn.x, err = b.dnn.NewTensorDesc(s.N, s.C, s.H, s.W, s.C*s.H*s.W, s.H*s.W, s.W, 1); err != nil {
+	if bn.x, err = b.newTensorDesc(s.N, s.C, s.H, s.W, s.C*s.H*s.W, s.H*s.W, s.W, 1); err != nil {
 		return nil, err
 	}
-	if bn.bnd, err = b.dnn.NewTensorDesc(1, s.C, 1, 1, s.C, 1, 1, 1); err != nil {
+	if bn.bnd, err = b.newTensorDesc(1, s.C, 1, 1, s.C, 1, 1, 1); err != nil {
 		return nil, err
 	}
 	if s.C > b.bnScratchCh {

@@ -10,8 +10,8 @@ import (
 )
 
 // findWorkspace is the most workspace an algorithm may use, in bytes: the
-// search (cudnnFind*AlgorithmEx) runs with this much, and the fastest
-// algorithm that fits is kept.
+// search (cudnnFind*AlgorithmEx) runs with this much (less when memory is
+// short), and the fastest algorithm that fits is kept.
 const findWorkspace = 256 << 20
 
 // direction of a convolution pass
@@ -54,6 +54,7 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda conv %+v: %w", s, err)
 	}
+	b.filterDescs = append(b.filterDescs, w)
 	return &conv{b: b, s: s, oh: s.OutH(), ow: s.OutW(), w: w, plans: map[planKey]*convPlan{}}, nil
 }
 
@@ -75,7 +76,16 @@ func (c *conv) check(op string, x, y gpu.Tensor, w gpu.Slice) error {
 
 // tensorDesc describes a view for cuDNN: NCHW with the parent's batch stride.
 func (b *Backend) tensorDesc(v view) (lib.TensorDesc, error) {
-	return b.dnn.NewTensorDesc(v.n, v.c, v.h, v.w, v.stride, v.h*v.w, v.w, 1)
+	return b.newTensorDesc(v.n, v.c, v.h, v.w, v.stride, v.h*v.w, v.w, 1)
+}
+
+// newTensorDesc makes a cuDNN tensor descriptor that Close destroys.
+func (b *Backend) newTensorDesc(n, c, h, w, ns, cs, hs, ws int) (lib.TensorDesc, error) {
+	d, err := b.dnn.NewTensorDesc(n, c, h, w, ns, cs, hs, ws)
+	if err == nil {
+		b.tensorDescs = append(b.tensorDescs, d)
+	}
+	return d, err
 }
 
 // plan returns the algorithm for a direction and pair of views, choosing it
@@ -100,52 +110,40 @@ func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr) (*convPlan, error) {
 	if p.conv, err = b.dnn.NewConvDesc(s.Pad, s.Stride); err != nil {
 		return nil, err
 	}
+	b.convDescs = append(b.convDescs, p.conv)
 	if err := p.conv.SetMath(!b.opts.StrictFP32); err != nil {
 		return nil, err
 	}
-	// The search writes its output: give it scratch so that an
-	// accumulating output and the weight gradient are not disturbed.
-	ws, err := b.ctx.MemAlloc(findWorkspace)
+	// The search writes its output. The forward output is overwritten anyway;
+	// the gradients may accumulate, so they get scratch at the same offset
+	// within 256 bytes as the real buffer (an algorithm timed on other
+	// alignment might not run on the real one).
+	ws, wsBytes, err := b.searchWorkspace()
 	if err != nil {
-		return nil, fmt.Errorf("cuda conv algorithm search workspace: %w", err)
+		return nil, err
 	}
-	defer b.ctx.MemFree(ws)
 	var perf []lib.AlgoPerf
 	switch dir {
 	case dirForward:
-		scratch, err := b.ctx.MemAlloc(uint64(4 * cv.n * cv.stride))
-		if err != nil {
-			return nil, err
-		}
-		defer b.ctx.MemFree(scratch)
-		perf, err = b.dnn.FindForward(p.a, a.ptr, c.w, w, p.conv, p.c, scratch, ws, findWorkspace)
-		if err != nil {
-			return nil, err
-		}
+		perf, err = b.dnn.FindForward(p.a, a.ptr, c.w, w, p.conv, p.c, cv.ptr, ws, wsBytes)
 	case dirBackwardData:
-		scratch, err := b.ctx.MemAlloc(uint64(4 * a.n * a.stride))
-		if err != nil {
-			return nil, err
-		}
-		defer b.ctx.MemFree(scratch)
-		perf, err = b.dnn.FindBackwardData(c.w, w, p.c, cv.ptr, p.conv, p.a, scratch, ws, findWorkspace)
-		if err != nil {
-			return nil, err
+		var scratch lib.DevicePtr
+		if scratch, err = b.searchScratch(uint64(4*a.n*a.stride), a.ptr); err == nil {
+			perf, err = b.dnn.FindBackwardData(c.w, w, p.c, cv.ptr, p.conv, p.a, scratch, ws, wsBytes)
 		}
 	case dirBackwardFilter:
-		scratch, err := b.ctx.MemAlloc(uint64(4 * s.WeightLen()))
-		if err != nil {
-			return nil, err
+		var scratch lib.DevicePtr
+		if scratch, err = b.searchScratch(uint64(4*s.WeightLen()), w); err == nil {
+			perf, err = b.dnn.FindBackwardFilter(p.a, a.ptr, p.c, cv.ptr, p.conv, c.w, scratch, ws, wsBytes)
 		}
-		defer b.ctx.MemFree(scratch)
-		perf, err = b.dnn.FindBackwardFilter(p.a, a.ptr, p.c, cv.ptr, p.conv, c.w, scratch, ws, findWorkspace)
-		if err != nil {
-			return nil, err
-		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	chosen := -1
 	for i, r := range perf {
-		if r.Status != 0 || r.Memory > findWorkspace || (b.opts.Deterministic && !r.Deterministic) {
+		if r.Status != 0 || r.Memory > wsBytes || (b.opts.Deterministic && !r.Deterministic) ||
+			(b.opts.StrictFP32 && r.MathType != lib.CUDNN_FMA_MATH) {
 			continue
 		}
 		chosen = i
@@ -167,25 +165,63 @@ func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr) (*convPlan, error) {
 }
 
 // growWorkspace makes the shared workspace at least n bytes (planning only).
+// The old one is freed only once the new one exists.
 func (b *Backend) growWorkspace(n uint64) error {
 	if n <= b.workspaceBytes {
 		return nil
 	}
+	p, err := b.ctx.MemAlloc(n)
+	if err != nil {
+		return fmt.Errorf("cuda conv workspace of %d bytes: %w", n, err)
+	}
 	if err := b.Sync(); err != nil {
+		b.ctx.MemFree(p)
 		return err
 	}
 	if b.workspace != 0 {
 		b.ctx.MemFree(b.workspace)
 		b.bytes -= int64(b.workspaceBytes)
 	}
-	p, err := b.ctx.MemAlloc(n)
-	if err != nil {
-		b.workspace, b.workspaceBytes = 0, 0
-		return fmt.Errorf("cuda conv workspace of %d bytes: %w", n, err)
-	}
 	b.workspace, b.workspaceBytes = p, n
 	b.bytes += int64(n)
 	return nil
+}
+
+// searchWorkspace returns the workspace the algorithm searches run with,
+// allocated once: findWorkspace bytes, or less when the GPU is short of
+// memory (algorithms that need more are then passed over).
+func (b *Backend) searchWorkspace() (lib.DevicePtr, uint64, error) {
+	if b.searchWS != 0 {
+		return b.searchWS, b.searchWSBytes, nil
+	}
+	for n := uint64(findWorkspace); n >= 1<<20; n /= 4 {
+		if p, err := b.ctx.MemAlloc(n); err == nil {
+			b.searchWS, b.searchWSBytes = p, n
+			return p, n, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("cuda conv algorithm search: not even 1 MiB of workspace free")
+}
+
+// searchScratch returns scratch of at least n bytes whose address has the
+// same remainder modulo 256 as like, grown as needed and kept for later
+// searches.
+func (b *Backend) searchScratch(n uint64, like lib.DevicePtr) (lib.DevicePtr, error) {
+	if n+256 > b.searchScratchBytes {
+		if b.searchScratchPtr != 0 {
+			if err := b.Sync(); err != nil {
+				return 0, err
+			}
+			b.ctx.MemFree(b.searchScratchPtr)
+			b.searchScratchPtr, b.searchScratchBytes = 0, 0
+		}
+		p, err := b.ctx.MemAlloc(n + 256)
+		if err != nil {
+			return 0, fmt.Errorf("cuda conv algorithm search scratch of %d bytes: %w", n+256, err)
+		}
+		b.searchScratchPtr, b.searchScratchBytes = p, n+256
+	}
+	return b.searchScratchPtr + like%256, nil
 }
 
 // Forward computes y = conv(x, w) with cuDNN.

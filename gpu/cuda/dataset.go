@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"runtime"
 	"unsafe"
 
 	"repro/gpu"
@@ -65,7 +66,17 @@ func (b *Backend) NewDataset(spec gpu.DatasetSpec) (gpu.Dataset, error) {
 			return nil, fmt.Errorf("cuda dataset upload: %w", err)
 		}
 	}
-	return d, b.Sync()
+	err := b.Sync()
+	runtime.KeepAlive(spec.Pixels) // the copies read Go memory until the sync
+	runtime.KeepAlive(spec.Labels)
+	runtime.KeepAlive(spec.ImageScale)
+	runtime.KeepAlive(spec.ImageShift)
+	runtime.KeepAlive(spec.Mean)
+	runtime.KeepAlive(spec.Scale)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // BuildBatch crops, flips and normalizes samples into x on the GPU.
