@@ -145,7 +145,7 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	}
 	c.wantDX = dx.Buf != nil
 	if c.wantDX {
-		if !sameShape(dx, x) {
+		if !gpu.SameShape(dx, x) {
 			return fmt.Errorf("cpu conv backward: dx %v, x %v: shapes differ", dx, x)
 		}
 		if c.dx, err = resolve(dx); err != nil {

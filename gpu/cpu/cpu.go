@@ -226,10 +226,6 @@ func resolve2(a, b gpu.Tensor) (view, view, error) {
 	return va, vb, err
 }
 
-func sameShape(a, b gpu.Tensor) bool {
-	return a.N == b.N && a.C == b.C && a.H == b.H && a.W == b.W
-}
-
 // Upload copies src into dst.
 func (b *Backend) Upload(dst gpu.Slice, src []float32) error {
 	d, err := floats(dst)
@@ -360,7 +356,7 @@ func (b *Backend) Copy(dst, src gpu.Tensor) error {
 	if err != nil {
 		return fmt.Errorf("cpu copy: %w", err)
 	}
-	if !sameShape(dst, src) {
+	if !gpu.SameShape(dst, src) {
 		return fmt.Errorf("cpu copy: dst %v, src %v: shapes differ", dst, src)
 	}
 	for p := 0; p < d.pix(); p++ {

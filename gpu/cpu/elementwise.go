@@ -38,7 +38,7 @@ func (b *Backend) runEW(op int, items int) {
 // ReLUForward computes y = max(x, 0); y may be x.
 func (b *Backend) ReLUForward(y, x gpu.Tensor) error {
 	vy, vx, err := resolve2(y, x)
-	if err != nil || !sameShape(x, y) {
+	if err != nil || !gpu.SameShape(x, y) {
 		return fmt.Errorf("cpu relu forward: y %v, x %v: %v", y, x, errOrShape(err))
 	}
 	b.ew.y, b.ew.a = vy, vx
@@ -52,7 +52,7 @@ func (b *Backend) ReLUBackward(dx, dy, y gpu.Tensor) error {
 	if err == nil {
 		b.ew.a, err = resolve(y)
 	}
-	if err != nil || !sameShape(dx, dy) || !sameShape(dy, y) {
+	if err != nil || !gpu.SameShape(dx, dy) || !gpu.SameShape(dy, y) {
 		return fmt.Errorf("cpu relu backward: dx %v, dy %v, y %v: %v", dx, dy, y, errOrShape(err))
 	}
 	b.ew.y, b.ew.s = vdx, vdy
@@ -69,23 +69,14 @@ func errOrShape(err error) error {
 
 var errShape = fmt.Errorf("shapes do not match")
 
-// shortcutGeometry checks that s maps onto a by option A and returns the
-// subsampling factor and the channel offset.
-func shortcutGeometry(a, s gpu.Tensor) (f, pad int, ok bool) {
-	if a.N != s.N || s.C > a.C || s.H%a.H != 0 || s.W%a.W != 0 || s.H/a.H != s.W/a.W {
-		return 0, 0, false
-	}
-	return s.H / a.H, (a.C - s.C) / 2, true
-}
-
 // ResidualForward computes y = a + shortcut(s); see gpu.Backend.
 func (b *Backend) ResidualForward(y, a, s gpu.Tensor) error {
-	f, pad, ok := shortcutGeometry(a, s)
+	f, pad, ok := gpu.ShortcutGeometry(a, s)
 	vy, va, err := resolve2(y, a)
 	if err == nil {
 		b.ew.s, err = resolve(s)
 	}
-	if err != nil || !ok || !sameShape(y, a) {
+	if err != nil || !ok || !gpu.SameShape(y, a) {
 		return fmt.Errorf("cpu residual forward: y %v, a %v, s %v: %v", y, a, s, errOrShape(err))
 	}
 	b.ew.y, b.ew.a, b.ew.f, b.ew.pad = vy, va, f, pad
@@ -95,7 +86,7 @@ func (b *Backend) ResidualForward(y, a, s gpu.Tensor) error {
 
 // ShortcutBackward computes ds (=, +=) shortcut^T(dy); see gpu.Backend.
 func (b *Backend) ShortcutBackward(ds, dy gpu.Tensor, accumulate bool) error {
-	f, pad, ok := shortcutGeometry(dy, ds)
+	f, pad, ok := gpu.ShortcutGeometry(dy, ds)
 	vds, vdy, err := resolve2(ds, dy)
 	if err != nil || !ok {
 		return fmt.Errorf("cpu shortcut backward: ds %v, dy %v: %v", ds, dy, errOrShape(err))
@@ -111,7 +102,7 @@ func (b *Backend) AddForward(y, a, c gpu.Tensor) error {
 	if err == nil {
 		b.ew.s, err = resolve(c)
 	}
-	if err != nil || !sameShape(y, a) || !sameShape(a, c) {
+	if err != nil || !gpu.SameShape(y, a) || !gpu.SameShape(a, c) {
 		return fmt.Errorf("cpu add: y %v, a %v, b %v: %v", y, a, c, errOrShape(err))
 	}
 	b.ew.y, b.ew.a = vy, va
@@ -119,14 +110,10 @@ func (b *Backend) AddForward(y, a, c gpu.Tensor) error {
 	return nil
 }
 
-func poolShapes(y, x gpu.Tensor, k int) bool {
-	return k > 0 && x.N == y.N && x.C == y.C && x.H == y.H*k && x.W == y.W*k
-}
-
 // AvgPoolForward averages K x K windows with stride K.
 func (b *Backend) AvgPoolForward(y, x gpu.Tensor, k int) error {
 	vy, vx, err := resolve2(y, x)
-	if err != nil || !poolShapes(y, x, k) {
+	if err != nil || !gpu.PoolShapes(y, x, k) {
 		return fmt.Errorf("cpu avg pool %d forward: y %v, x %v: %v", k, y, x, errOrShape(err))
 	}
 	b.ew.y, b.ew.a, b.ew.k = vy, vx, k
@@ -137,7 +124,7 @@ func (b *Backend) AvgPoolForward(y, x gpu.Tensor, k int) error {
 // AvgPoolBackward spreads dy/K^2 over each window.
 func (b *Backend) AvgPoolBackward(dx, dy gpu.Tensor, k int, accumulate bool) error {
 	vdx, vdy, err := resolve2(dx, dy)
-	if err != nil || !poolShapes(dy, dx, k) {
+	if err != nil || !gpu.PoolShapes(dy, dx, k) {
 		return fmt.Errorf("cpu avg pool %d backward: dx %v, dy %v: %v", k, dx, dy, errOrShape(err))
 	}
 	b.ew.y, b.ew.a, b.ew.k, b.ew.accumulate = vdx, vdy, k, accumulate
@@ -179,7 +166,7 @@ func (b *Backend) DropoutBackward(dx, dy gpu.Tensor, p float32, seed uint64, acc
 
 func (b *Backend) dropout(op string, y, x gpu.Tensor, p float32, seed uint64, accumulate bool) error {
 	vy, vx, err := resolve2(y, x)
-	if err != nil || !sameShape(y, x) || !(p >= 0 && p < 1) {
+	if err != nil || !gpu.SameShape(y, x) || !(p >= 0 && p < 1) {
 		return fmt.Errorf("cpu dropout %s: y %v, x %v, p %v: %v", op, y, x, p, errOrShape(err))
 	}
 	b.ew.y, b.ew.a, b.ew.p, b.ew.seed, b.ew.accumulate = vy, vx, p, seed, accumulate

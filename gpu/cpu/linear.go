@@ -73,7 +73,7 @@ func (b *Backend) LinearBackward(dx gpu.Tensor, dw, db gpu.Slice, dy, x gpu.Tens
 	if dx.Buf == nil {
 		return nil
 	}
-	if !sameShape(dx, x) {
+	if !gpu.SameShape(dx, x) {
 		return fmt.Errorf("cpu linear backward: dx %v, x %v: shapes differ", dx, x)
 	}
 	dxd, lddx, err := matrix(dx)
@@ -106,7 +106,7 @@ func (b *Backend) SoftmaxCrossEntropy(dlogits gpu.Tensor, metrics gpu.Slice, log
 	var dd []float32
 	var ldd int
 	if dlogits.Buf != nil {
-		if !sameShape(dlogits, logits) {
+		if !gpu.SameShape(dlogits, logits) {
 			return fmt.Errorf("cpu softmax cross-entropy: dlogits %v, logits %v: shapes differ", dlogits, logits)
 		}
 		if dd, ldd, err = matrix(dlogits); err != nil {

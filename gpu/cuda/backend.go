@@ -362,8 +362,6 @@ func resolve2(a, c gpu.Tensor) (view, view, error) {
 	return va, vc, err
 }
 
-func sameShape(a, c gpu.Tensor) bool { return a.N == c.N && a.C == c.C && a.H == c.H && a.W == c.W }
-
 // Upload copies src into dst.
 func (b *Backend) Upload(dst gpu.Slice, src []float32) error {
 	p, err := dslice(dst)

@@ -273,7 +273,7 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	if dx.Buf == nil {
 		return nil
 	}
-	if !sameShape(dx, x) {
+	if !gpu.SameShape(dx, x) {
 		return fmt.Errorf("cuda conv backward: dx %v, x %v: shapes differ", dx, x)
 	}
 	vdx, err := resolve(dx)

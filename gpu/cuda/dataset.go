@@ -25,22 +25,10 @@ func (d *dataset) Size() int { return d.size }
 
 // NewDataset uploads spec once.
 func (b *Backend) NewDataset(spec gpu.DatasetSpec) (gpu.Dataset, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("cuda %w", err)
+	}
 	plane := spec.C * spec.Size * spec.Size
-	switch {
-	case spec.N <= 0 || spec.C <= 0 || spec.Size <= 0 || spec.Classes <= 0:
-		return nil, fmt.Errorf("cuda dataset: %d images of %d x %d x %d, %d classes: sizes must be positive", spec.N, spec.C, spec.Size, spec.Size, spec.Classes)
-	case len(spec.Pixels) != spec.N*plane:
-		return nil, fmt.Errorf("cuda dataset: %d pixel values, want %d", len(spec.Pixels), spec.N*plane)
-	case len(spec.Labels) != spec.N || len(spec.ImageScale) != spec.N || len(spec.ImageShift) != spec.N:
-		return nil, fmt.Errorf("cuda dataset: %d labels, %d scales, %d shifts for %d images", len(spec.Labels), len(spec.ImageScale), len(spec.ImageShift), spec.N)
-	case len(spec.Mean) != plane || len(spec.Scale) != plane:
-		return nil, fmt.Errorf("cuda dataset: normalization planes of %d and %d values, want %d", len(spec.Mean), len(spec.Scale), plane)
-	}
-	for i, l := range spec.Labels {
-		if int(l) >= spec.Classes {
-			return nil, fmt.Errorf("cuda dataset: label %d of image %d outside 0..%d", l, i, spec.Classes-1)
-		}
-	}
 	d := &dataset{n: spec.N, c: spec.C, size: spec.Size, classes: spec.Classes}
 	up := func(dst *lib.DevicePtr, src unsafe.Pointer, bytes int) error {
 		p, err := b.malloc(uint64(bytes))

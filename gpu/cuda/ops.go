@@ -66,7 +66,7 @@ func (b *Backend) ZeroTensor(t gpu.Tensor) error {
 // Copy sets dst = src.
 func (b *Backend) Copy(dst, src gpu.Tensor) error {
 	d, s, err := resolve2(dst, src)
-	if err != nil || !sameShape(dst, src) {
+	if err != nil || !gpu.SameShape(dst, src) {
 		return fmt.Errorf("cuda copy: dst %v, src %v: %v", dst, src, errOrShape(err))
 	}
 	if d.packed() && s.packed() {
@@ -83,7 +83,7 @@ func (b *Backend) Copy(dst, src gpu.Tensor) error {
 // ReLUForward computes y = max(x, 0).
 func (b *Backend) ReLUForward(y, x gpu.Tensor) error {
 	vy, vx, err := resolve2(y, x)
-	if err != nil || !sameShape(y, x) {
+	if err != nil || !gpu.SameShape(y, x) {
 		return fmt.Errorf("cuda relu forward: y %v, x %v: %v", y, x, errOrShape(err))
 	}
 	b.args.Reset()
@@ -101,7 +101,7 @@ func (b *Backend) ReLUBackward(dx, dy, y gpu.Tensor) error {
 	if err == nil {
 		vy, err = resolve(y)
 	}
-	if err != nil || !sameShape(dx, dy) || !sameShape(dy, y) {
+	if err != nil || !gpu.SameShape(dx, dy) || !gpu.SameShape(dy, y) {
 		return fmt.Errorf("cuda relu backward: dx %v, dy %v, y %v: %v", dx, dy, y, errOrShape(err))
 	}
 	b.args.Reset()
@@ -120,7 +120,7 @@ func (b *Backend) AddForward(y, a, c gpu.Tensor) error {
 	if err == nil {
 		vc, err = resolve(c)
 	}
-	if err != nil || !sameShape(y, a) || !sameShape(a, c) {
+	if err != nil || !gpu.SameShape(y, a) || !gpu.SameShape(a, c) {
 		return fmt.Errorf("cuda add: y %v, a %v, b %v: %v", y, a, c, errOrShape(err))
 	}
 	b.args.Reset()
@@ -132,22 +132,15 @@ func (b *Backend) AddForward(y, a, c gpu.Tensor) error {
 	return b.launch(b.fn.add, vy.n*vy.chw())
 }
 
-func shortcutGeometry(a, s gpu.Tensor) (f, pad int, ok bool) {
-	if a.N != s.N || s.C > a.C || s.H%a.H != 0 || s.W%a.W != 0 || s.H/a.H != s.W/a.W {
-		return 0, 0, false
-	}
-	return s.H / a.H, (a.C - s.C) / 2, true
-}
-
 // ResidualForward computes y = a + shortcut(s).
 func (b *Backend) ResidualForward(y, a, s gpu.Tensor) error {
-	f, pad, ok := shortcutGeometry(a, s)
+	f, pad, ok := gpu.ShortcutGeometry(a, s)
 	vy, va, err := resolve2(y, a)
 	var vs view
 	if err == nil {
 		vs, err = resolve(s)
 	}
-	if err != nil || !ok || !sameShape(y, a) {
+	if err != nil || !ok || !gpu.SameShape(y, a) {
 		return fmt.Errorf("cuda residual forward: y %v, a %v, s %v: %v", y, a, s, errOrShape(err))
 	}
 	b.args.Reset()
@@ -162,7 +155,7 @@ func (b *Backend) ResidualForward(y, a, s gpu.Tensor) error {
 
 // ShortcutBackward computes ds (=, +=) shortcut^T(dy).
 func (b *Backend) ShortcutBackward(ds, dy gpu.Tensor, accumulate bool) error {
-	f, pad, ok := shortcutGeometry(dy, ds)
+	f, pad, ok := gpu.ShortcutGeometry(dy, ds)
 	vds, vdy, err := resolve2(ds, dy)
 	if err != nil || !ok {
 		return fmt.Errorf("cuda shortcut backward: ds %v, dy %v: %v", ds, dy, errOrShape(err))
@@ -177,14 +170,10 @@ func (b *Backend) ShortcutBackward(ds, dy gpu.Tensor, accumulate bool) error {
 	return b.launch(b.fn.shortcutB, vds.n*vds.chw())
 }
 
-func poolShapes(y, x gpu.Tensor, k int) bool {
-	return k > 0 && x.N == y.N && x.C == y.C && x.H == y.H*k && x.W == y.W*k
-}
-
 // AvgPoolForward averages K x K windows with stride K.
 func (b *Backend) AvgPoolForward(y, x gpu.Tensor, k int) error {
 	vy, vx, err := resolve2(y, x)
-	if err != nil || !poolShapes(y, x, k) {
+	if err != nil || !gpu.PoolShapes(y, x, k) {
 		return fmt.Errorf("cuda avg pool %d forward: y %v, x %v: %v", k, y, x, errOrShape(err))
 	}
 	b.args.Reset()
@@ -199,7 +188,7 @@ func (b *Backend) AvgPoolForward(y, x gpu.Tensor, k int) error {
 // AvgPoolBackward spreads dy/K^2 over each window.
 func (b *Backend) AvgPoolBackward(dx, dy gpu.Tensor, k int, accumulate bool) error {
 	vdx, vdy, err := resolve2(dx, dy)
-	if err != nil || !poolShapes(dy, dx, k) {
+	if err != nil || !gpu.PoolShapes(dy, dx, k) {
 		return fmt.Errorf("cuda avg pool %d backward: dx %v, dy %v: %v", k, dx, dy, errOrShape(err))
 	}
 	b.args.Reset()
@@ -255,7 +244,7 @@ func (b *Backend) DropoutBackward(dx, dy gpu.Tensor, p float32, seed uint64, acc
 
 func (b *Backend) dropout(op string, y, x gpu.Tensor, p float32, seed uint64, accumulate bool) error {
 	vy, vx, err := resolve2(y, x)
-	if err != nil || !sameShape(y, x) || !(p >= 0 && p < 1) {
+	if err != nil || !gpu.SameShape(y, x) || !(p >= 0 && p < 1) {
 		return fmt.Errorf("cuda dropout %s: y %v, x %v, p %v: %v", op, y, x, p, errOrShape(err))
 	}
 	b.args.Reset()
@@ -342,7 +331,7 @@ func (b *Backend) LinearBackward(dx gpu.Tensor, dw, db gpu.Slice, dy, x gpu.Tens
 	if dx.Buf == nil {
 		return nil
 	}
-	if !sameShape(dx, x) {
+	if !gpu.SameShape(dx, x) {
 		return fmt.Errorf("cuda linear backward: dx %v, x %v: shapes differ", dx, x)
 	}
 	vdx, err := matrix(dx)
@@ -374,7 +363,7 @@ func (b *Backend) SoftmaxCrossEntropy(dlogits gpu.Tensor, metrics gpu.Slice, log
 	}
 	var vd view
 	if dlogits.Buf != nil {
-		if !sameShape(dlogits, logits) {
+		if !gpu.SameShape(dlogits, logits) {
 			return fmt.Errorf("cuda softmax cross-entropy: dlogits %v, logits %v: shapes differ", dlogits, logits)
 		}
 		if vd, err = matrix(dlogits); err != nil {

@@ -1,0 +1,43 @@
+package gpu
+
+import "fmt"
+
+// SameShape reports whether a and b have one logical shape.
+func SameShape(a, b Tensor) bool { return a.N == b.N && a.C == b.C && a.H == b.H && a.W == b.W }
+
+// ShortcutGeometry checks that s maps onto a by ResNet's option-A shortcut
+// (see Backend.ResidualForward) and returns the subsampling factor and the
+// channel offset.
+func ShortcutGeometry(a, s Tensor) (f, pad int, ok bool) {
+	if a.N != s.N || s.C > a.C || s.H%a.H != 0 || s.W%a.W != 0 || s.H/a.H != s.W/a.W {
+		return 0, 0, false
+	}
+	return s.H / a.H, (a.C - s.C) / 2, true
+}
+
+// PoolShapes reports whether y is x average-pooled by k x k windows.
+func PoolShapes(y, x Tensor, k int) bool {
+	return k > 0 && x.N == y.N && x.C == y.C && x.H == y.H*k && x.W == y.W*k
+}
+
+// Validate checks that the arrays of s have the lengths its sizes imply and
+// that every label is a class.
+func (s DatasetSpec) Validate() error {
+	plane := s.C * s.Size * s.Size
+	switch {
+	case s.N <= 0 || s.C <= 0 || s.Size <= 0 || s.Classes <= 0:
+		return fmt.Errorf("dataset: %d images of %d x %d x %d, %d classes: sizes must be positive", s.N, s.C, s.Size, s.Size, s.Classes)
+	case len(s.Pixels) != s.N*plane:
+		return fmt.Errorf("dataset: %d pixel values, want %d", len(s.Pixels), s.N*plane)
+	case len(s.Labels) != s.N || len(s.ImageScale) != s.N || len(s.ImageShift) != s.N:
+		return fmt.Errorf("dataset: %d labels, %d scales, %d shifts for %d images", len(s.Labels), len(s.ImageScale), len(s.ImageShift), s.N)
+	case len(s.Mean) != plane || len(s.Scale) != plane:
+		return fmt.Errorf("dataset: normalization planes of %d and %d values, want %d", len(s.Mean), len(s.Scale), plane)
+	}
+	for i, l := range s.Labels {
+		if int(l) >= s.Classes {
+			return fmt.Errorf("dataset: label %d of image %d outside 0..%d", l, i, s.Classes-1)
+		}
+	}
+	return nil
+}
