@@ -362,20 +362,31 @@ func resolve2(a, c gpu.Tensor) (view, view, error) {
 	return va, vc, err
 }
 
+// transfer copies n 32-bit values between Go memory at host and the device
+// at dev, and waits for it: the copy reads or writes Go memory, which must
+// stay put until the stream has passed it.
+func (b *Backend) transfer(toDevice bool, dev lib.DevicePtr, host unsafe.Pointer, n int) error {
+	if n > 0 {
+		var err error
+		if toDevice {
+			err = b.ctx.HtoD(dev, host, uint64(4*n), b.stream)
+		} else {
+			err = b.ctx.DtoH(host, dev, uint64(4*n), b.stream)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return b.Sync()
+}
+
 // Upload copies src into dst.
 func (b *Backend) Upload(dst gpu.Slice, src []float32) error {
 	p, err := dslice(dst)
 	if err != nil || len(src) != dst.Len {
 		return fmt.Errorf("cuda upload: %d values into a slice of %d (%v)", len(src), dst.Len, err)
 	}
-	if len(src) == 0 {
-		return nil
-	}
-	if err := b.ctx.HtoD(p, unsafe.Pointer(&src[0]), uint64(4*len(src)), b.stream); err != nil {
-		return err
-	}
-	// the source is Go memory the caller may reuse at once
-	err = b.Sync()
+	err = b.transfer(true, p, unsafe.Pointer(unsafe.SliceData(src)), len(src))
 	runtime.KeepAlive(src)
 	return err
 }
@@ -386,13 +397,7 @@ func (b *Backend) Download(dst []float32, src gpu.Slice) error {
 	if err != nil || len(dst) != src.Len {
 		return fmt.Errorf("cuda download: slice of %d into %d values (%v)", src.Len, len(dst), err)
 	}
-	if len(dst) == 0 {
-		return b.Sync()
-	}
-	if err := b.ctx.DtoH(unsafe.Pointer(&dst[0]), p, uint64(4*len(dst)), b.stream); err != nil {
-		return err
-	}
-	err = b.Sync()
+	err = b.transfer(false, p, unsafe.Pointer(unsafe.SliceData(dst)), len(dst))
 	runtime.KeepAlive(dst)
 	return err
 }
@@ -403,13 +408,7 @@ func (b *Backend) UploadInt(dst gpu.IntSlice, src []int32) error {
 	if err != nil || len(src) != dst.Len {
 		return fmt.Errorf("cuda upload int: %d values into a slice of %d (%v)", len(src), dst.Len, err)
 	}
-	if len(src) == 0 {
-		return nil
-	}
-	if err := b.ctx.HtoD(p, unsafe.Pointer(&src[0]), uint64(4*len(src)), b.stream); err != nil {
-		return err
-	}
-	err = b.Sync()
+	err = b.transfer(true, p, unsafe.Pointer(unsafe.SliceData(src)), len(src))
 	runtime.KeepAlive(src)
 	return err
 }
@@ -420,13 +419,7 @@ func (b *Backend) DownloadInt(dst []int32, src gpu.IntSlice) error {
 	if err != nil || len(dst) != src.Len {
 		return fmt.Errorf("cuda download int: slice of %d into %d values (%v)", src.Len, len(dst), err)
 	}
-	if len(dst) == 0 {
-		return b.Sync()
-	}
-	if err := b.ctx.DtoH(unsafe.Pointer(&dst[0]), p, uint64(4*len(dst)), b.stream); err != nil {
-		return err
-	}
-	err = b.Sync()
+	err = b.transfer(false, p, unsafe.Pointer(unsafe.SliceData(dst)), len(dst))
 	runtime.KeepAlive(dst)
 	return err
 }
