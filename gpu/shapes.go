@@ -41,3 +41,16 @@ func (s DatasetSpec) Validate() error {
 	}
 	return nil
 }
+
+// AllocTensor makes a whole N x C x H x W tensor from alloc, a backend's
+// Alloc: the one way both backends build NewTensor.
+func AllocTensor(alloc func(n int) (Slice, error), n, c, h, w int) (Tensor, error) {
+	if n <= 0 || c <= 0 || h <= 0 || w <= 0 {
+		return Tensor{}, fmt.Errorf("new tensor [%d %d %d %d]: sizes must be positive", n, c, h, w)
+	}
+	s, err := alloc(n * c * h * w)
+	if err != nil {
+		return Tensor{}, err
+	}
+	return Tensor{Buf: s.Buf, N: n, C: c, H: h, W: w, ParentC: c}, nil
+}

@@ -140,14 +140,7 @@ func (b *Backend) AllocInt(n int) (gpu.IntSlice, error) {
 
 // NewTensor allocates a zeroed NHWC tensor.
 func (b *Backend) NewTensor(n, c, h, w int) (gpu.Tensor, error) {
-	if n <= 0 || c <= 0 || h <= 0 || w <= 0 {
-		return gpu.Tensor{}, fmt.Errorf("cpu new tensor [%d %d %d %d]: sizes must be positive", n, c, h, w)
-	}
-	s, err := b.Alloc(n * c * h * w)
-	if err != nil {
-		return gpu.Tensor{}, err
-	}
-	return gpu.Tensor{Buf: s.Buf, N: n, C: c, H: h, W: w, ParentC: c}, nil
+	return gpu.AllocTensor(b.Alloc, n, c, h, w)
 }
 
 var errForeign = errors.New("memory of another backend")
