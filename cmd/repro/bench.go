@@ -23,6 +23,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	backend := fs.String("backend", "auto", "auto, cpu or cuda")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	strict := fs.Bool("strict-fp32", false, "cuda: no TF32 in convolutions")
+	prof := fs.Bool("profile", false, "after each model, time every op of -steps more steps (each op waited for) and print where the time goes")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err
@@ -49,7 +50,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "#", b.Describe())
 	b.Close()
-	fmt.Fprintf(stdout, "%-8s %-16s %6s %10s %12s %12s %10s %10s %12s\n", "backend", "model", "batch", "params", "median img/s", "step ms", "GFLOP/s", "MiB", "allocs/step")
+	fmt.Fprintf(stdout, "%-8s %-16s %6s %10s %12s %10s %10s %10s %10s %10s %10s %8s %12s\n", "backend", "model", "batch", "params", "median img/s", "step ms", "issue ms", "piped/s", "eval/s", "164ep min", "GFLOP/s", "MiB", "allocs/step")
 	for _, m := range strings.Split(*models, ",") {
 		m = strings.TrimSpace(m)
 		b, err := open()
@@ -61,8 +62,20 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", m, err)
 		}
-		fmt.Fprintf(stdout, "%-8s %-16s %6d %10d %12.1f %12.1f %10.1f %10.0f %12.1f\n", b.Name(), m, r.Batch, r.Params,
-			r.ImagesPerSec, 1000*r.MedianSeconds, r.TrainGFLOPs, float64(r.MemoryBytes)/(1<<20), r.AllocsPerStep)
+		fmt.Fprintf(stdout, "%-8s %-16s %6d %10d %12.1f %10.2f %10.2f %10.1f %10.1f %10.1f %10.1f %8.0f %12.1f\n", b.Name(), m, r.Batch, r.Params,
+			r.ImagesPerSec, 1000*r.MedianSeconds, 1000*r.IssueSeconds, r.PipelinedImagesPerSec, r.EvalImagesPerSec, r.ScheduleSeconds(164, 50000, 10000)/60, r.TrainGFLOPs, float64(r.MemoryBytes)/(1<<20), r.AllocsPerStep)
+		if *prof {
+			if b, err = open(); err != nil {
+				return err
+			}
+			p, err := train.BenchProfile(b, m, *batch, *warmup, *steps)
+			b.Close()
+			if err != nil {
+				return fmt.Errorf("bench -profile %s: %w", m, err)
+			}
+			fmt.Fprintf(stdout, "# %s, %s: where a step's time goes (%d steps, every op waited for)\n", b.Name(), m, *steps)
+			p.Write(stdout, *steps)
+		}
 	}
 	return nil
 }
