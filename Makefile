@@ -45,6 +45,9 @@ device-bundle:
 	cp experiments.toml device/
 	cp bench/torch_reference.py device/bench/
 	cp ../shared/data/cifar10-jpg.tar.gz device/data/
+	@# the CPU side of the GPU-vs-CPU accuracy check, made here so the GPU
+	@# machine's time goes to the GPU (about 12 minutes on 2 cores)
+	OPENBLAS_NUM_THREADS=1 STEPS=train-cpu device/scripts/device-check.sh device/cpu-reference
 
 # The PTX of the CUDA kernels, committed and embedded by package kernels (DESIGN.md
 # decision 7; needs nvcc, CUDA 11.8 or later: see DESIGN.md section 7). compute_70 is old

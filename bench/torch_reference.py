@@ -11,7 +11,10 @@ one line per model:
 
 Usage: python3 bench/torch_reference.py [--models resnet20,resnet56]
        [--batch 128] [--steps 20] [--warmup 3] [--threads 2] [--device cpu|cuda]
-       [--tf32 on|off] [--compile]
+       [--tf32 on|off] [--compile] [--channels-last]
+
+The peer for our figures is channels-first (NCHW), as our CUDA backend keeps
+activations; --channels-last shows what cuDNN's NHWC kernels would give.
 """
 import argparse
 import statistics
@@ -136,11 +139,12 @@ def build(name):
 
 def bench(name, args):
     dev = torch.device(args.device)
-    model = build(name).to(dev).train()
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = build(name).to(dev, memory_format=fmt).train()
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     step_model = torch.compile(model) if args.compile else model
-    x = torch.randn(args.batch, 3, 32, 32, device=dev)
+    x = torch.randn(args.batch, 3, 32, 32, device=dev).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (args.batch,), device=dev)
 
     def step():
@@ -166,7 +170,7 @@ def bench(name, args):
     mem = ""
     if dev.type == "cuda":
         mem = f"  peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
-    mode = "compile" if args.compile else "eager"
+    mode = ("compile" if args.compile else "eager") + ("-nhwc" if args.channels_last else "")
     print(f"torch-{mode}  {name}  batch {args.batch}  params {params}  median {args.batch / med:.1f} img/s"
           f"  (steps {args.steps}, threads {torch.get_num_threads()}, {args.device}){mem}", flush=True)
 
@@ -181,6 +185,7 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--tf32", choices=["on", "off"], default="on")
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--channels-last", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.backends.cudnn.benchmark = True
