@@ -30,9 +30,9 @@ type BenchResult struct {
 	// EvalImagesPerSec is the rate of evaluation (inference forward and
 	// loss) in batches of Batch.
 	EvalImagesPerSec float64
-	MemoryBytes           int64   // the backend's allocation after the timed steps (it never frees in a step)
-	AllocsPerStep         float64 // Go heap allocations per timed step
-	BytesPerStep          float64 // Go heap bytes allocated per timed step
+	MemoryBytes      int64   // the backend's allocation after the timed steps (it never frees in a step)
+	AllocsPerStep    float64 // Go heap allocations per timed step
+	BytesPerStep     float64 // Go heap bytes allocated per timed step
 }
 
 // benchTrainer builds the trainer of a model on synthetic images, and
