@@ -27,7 +27,10 @@
 // backend.
 package gpu
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Buffer is float32 memory owned by a backend.
 type Buffer interface {
@@ -364,3 +367,30 @@ type Backend interface {
 	// beyond the end of order are padding: x is 0 there and the label -1.
 	BuildBatch(x Tensor, labels IntSlice, d Dataset, order IntSlice, start int, aug Augment) error
 }
+
+// Recorder is implemented by backends that can record a fixed sequence of
+// ops once and replay it with almost no host work per op (CUDA graphs). A
+// training step of a small CIFAR net is hundreds of short ops, so issuing
+// them one by one can cost the host more time than the device spends.
+type Recorder interface {
+	// Record calls ops once with the backend in recording mode: the ops
+	// are recorded, not run, with the arguments they are given (pointers,
+	// sizes, scalars), and must not wait for the device (no Download, no
+	// Sync). Every op must already have run once outside recording, so that
+	// planning work done on first use (algorithm searches) is over. An
+	// error, from ops or from recording itself, leaves the backend as
+	// before and nothing recorded; ErrRecordingOff says recording is turned
+	// off (Options.NoGraphs).
+	Record(ops func() error) (Recording, error)
+}
+
+// Recording is a recorded sequence of ops.
+type Recording interface {
+	// Replay issues the recorded ops again, in order, as one unit.
+	Replay() error
+	// Close releases the recording; the backend's Close also does.
+	Close() error
+}
+
+// ErrRecordingOff is Record's error when recording is turned off.
+var ErrRecordingOff = errors.New("recording ops is turned off")

@@ -11,6 +11,10 @@ type Options struct {
 	StrictFP32 bool
 	// Deterministic forbids non-deterministic algorithms (CUDA).
 	Deterministic bool
+	// NoGraphs makes the CUDA backend refuse to record steps as CUDA
+	// graphs, so that every op is issued one by one (to measure what the
+	// graphs gain, or to rule them out when chasing a problem).
+	NoGraphs bool
 	// Log receives one-line notes (library versions, fallbacks); nil drops them.
 	Log func(string)
 }

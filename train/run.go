@@ -188,6 +188,47 @@ type trainer struct {
 	hostOrder         []int32
 	hostMet           []float32
 	gradScale         float32
+	// the training step's forward and backward, and an evaluation batch's
+	// forward, recorded once (CUDA graphs) and replayed; see replayable
+	trainOps, evalOps replayable
+}
+
+func (t *trainer) logf(format string, args ...any) {
+	if t.run != nil {
+		t.run.logf(format, args...)
+	}
+}
+
+// replayable runs a fixed sequence of ops directly the first time (ops
+// plan on first use: convolutions search their algorithms), records it on
+// the second if the backend is a gpu.Recorder, and replays the recording
+// from then on. If recording fails, it runs the ops directly for good and
+// says why once.
+type replayable struct {
+	direct int // runs so far without a recording
+	off    bool
+	rec    gpu.Recording
+}
+
+func (p *replayable) run(b gpu.Backend, logf func(string, ...any), what string, ops func() error) error {
+	if p.rec != nil {
+		return p.rec.Replay()
+	}
+	r, ok := b.(gpu.Recorder)
+	if !ok || p.off || p.direct == 0 {
+		p.direct++
+		return ops()
+	}
+	rec, err := r.Record(ops)
+	if err != nil {
+		p.off = true
+		if !errors.Is(err, gpu.ErrRecordingOff) {
+			logf("%s: running ops one by one: %v", what, err)
+		}
+		return ops()
+	}
+	p.rec = rec
+	return rec.Replay()
 }
 
 // newTrainer plans cfg's model, data and optimizer on b.
@@ -372,16 +413,26 @@ func (t *trainer) step(e, s int, aug gpu.Augment, step *int) error {
 	if err := b.BuildBatch(net.Input, t.label, t.dev.train, t.order, s*t.cfg.Batch, aug); err != nil {
 		return err
 	}
-	if err := b.Zero(net.Grads); err != nil {
-		return err
+	seed := gpu.Mix(t.cfg.Seed, uint64(*step))
+	ops := func() error {
+		if err := b.Zero(net.Grads); err != nil {
+			return err
+		}
+		if err := net.Forward(true, seed); err != nil {
+			return err
+		}
+		if err := b.SoftmaxCrossEntropy(net.DLogits, t.trainMet, net.Logits, t.label, t.gradScale); err != nil {
+			return err
+		}
+		return net.Backward()
 	}
-	if err := net.Forward(true, gpu.Mix(t.cfg.Seed, uint64(*step))); err != nil {
-		return err
-	}
-	if err := b.SoftmaxCrossEntropy(net.DLogits, t.trainMet, net.Logits, t.label, t.gradScale); err != nil {
-		return err
-	}
-	if err := net.Backward(); err != nil {
+	// a recording holds the dropout seed it was made with, so a model with
+	// dropout, whose seed changes every step, runs its ops directly
+	if net.UsesDropout() {
+		if err := ops(); err != nil {
+			return err
+		}
+	} else if err := t.trainOps.run(b, t.logf, "training step", ops); err != nil {
 		return err
 	}
 	*step++
@@ -401,10 +452,13 @@ func (t *trainer) evaluate(ds gpu.Dataset, n int) (float64, float64, error) {
 		if err := b.BuildBatch(net.Input, t.label, ds, order, start, t.dev.plain); err != nil {
 			return 0, 0, err
 		}
-		if err := net.Forward(false, 0); err != nil {
-			return 0, 0, err
-		}
-		if err := b.SoftmaxCrossEntropy(gpu.Tensor{}, t.evalMet, net.Logits, t.label, 0); err != nil {
+		err := t.evalOps.run(b, t.logf, "evaluation", func() error {
+			if err := net.Forward(false, 0); err != nil {
+				return err
+			}
+			return b.SoftmaxCrossEntropy(gpu.Tensor{}, t.evalMet, net.Logits, t.label, 0)
+		})
+		if err != nil {
 			return 0, 0, err
 		}
 	}

@@ -329,3 +329,73 @@ func TestReadMetricsRoundTrip(t *testing.T) {
 		t.Errorf("bad number: %v", err)
 	}
 }
+
+// fakeRecorder gives the CPU backend gpu.Recorder's shape: a recording keeps
+// the closure and a replay calls it again. That is the same arithmetic, so a
+// run through it must equal a run without it, and the counts show that the
+// trainer runs ops directly once, records once, and replays from then on.
+type fakeRecorder struct {
+	gpu.Backend
+	records, replays int
+	fail             error
+}
+
+type fakeRecording struct {
+	f   *fakeRecorder
+	ops func() error
+}
+
+func (f *fakeRecorder) Record(ops func() error) (gpu.Recording, error) {
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	f.records++
+	return &fakeRecording{f: f, ops: ops}, nil
+}
+
+func (r *fakeRecording) Replay() error { r.f.replays++; return r.ops() }
+func (r *fakeRecording) Close() error  { return nil }
+
+// TestRecordedStepsMatchDirect trains with and without a recorder, and with
+// one whose recording fails, and wants the same rows and weights from all.
+func TestRecordedStepsMatchDirect(t *testing.T) {
+	src := Source{Train: synthetic(64, 32, 1), Test: synthetic(40, 32, 2)}
+	cfg := tinyConfig()
+	cfg.Epochs = 2
+	run := func(b gpu.Backend) ([]EpochRow, []float32, []string) {
+		var logs []string
+		dir := t.TempDir()
+		res, err := (&Run{Name: "r", Dir: dir, Config: cfg, Backend: b, Source: src, Log: func(s string) { logs = append(logs, s) }}).Execute(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck, err := readCheckpoint(filepath.Join(dir, CheckpointFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Rows, ck.Arrays[0], logs
+	}
+	rows, w, _ := run(newCPU(t))
+
+	rec := &fakeRecorder{Backend: newCPU(t)}
+	rowsR, wR, _ := run(rec)
+	sameRows(t, rows, rowsR)
+	if !reflect.DeepEqual(w, wR) {
+		t.Error("weights after recorded steps differ from direct ones")
+	}
+	// 2 epochs of 4 steps: step 1 direct, step 2 recorded, all but step 1
+	// replayed; evaluation: 3 batches an epoch, batch 1 direct
+	if rec.records != 2 || rec.replays != 7+5 {
+		t.Errorf("recorded %d times and replayed %d, want 2 (step, evaluation) and 12", rec.records, rec.replays)
+	}
+
+	broken := &fakeRecorder{Backend: newCPU(t), fail: errors.New("capture not supported")}
+	rowsB, wB, logs := run(broken)
+	sameRows(t, rows, rowsB)
+	if !reflect.DeepEqual(w, wB) {
+		t.Error("weights after a failed recording differ from direct ones")
+	}
+	if n := strings.Count(strings.Join(logs, "\n"), "capture not supported"); n != 2 {
+		t.Errorf("the failed recording was reported %d times, want once for the step and once for evaluation:\n%s", n, strings.Join(logs, "\n"))
+	}
+}

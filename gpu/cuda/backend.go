@@ -67,7 +67,9 @@ type Backend struct {
 	// bnScratch holds per-channel coefficients of the batch-norm kernels.
 	bnScratch   lib.DevicePtr
 	bnScratchCh int
-	closed      bool
+	// recordings are the CUDA graphs made by Record, destroyed by Close
+	recordings []*recording
+	closed     bool
 }
 
 // functions are the kernels, resolved once.
@@ -198,8 +200,11 @@ func (b *Backend) Close() error {
 	if b.closed || b.ctx == nil {
 		return nil
 	}
-	b.closed = true
 	b.ctx.StreamSync(b.stream)
+	for _, r := range b.recordings {
+		r.Close()
+	}
+	b.closed = true
 	for _, p := range append(b.owned, b.workspace, b.searchWS, b.searchScratchPtr) {
 		if p != 0 {
 			b.ctx.MemFree(p)

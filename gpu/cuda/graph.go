@@ -1,0 +1,68 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"errors"
+	"fmt"
+
+	"repro/gpu"
+	"repro/gpu/cuda/lib"
+)
+
+// recording is a CUDA graph captured from the backend's stream.
+type recording struct {
+	b      *Backend
+	graph  lib.Graph
+	exec   lib.GraphExec
+	closed bool
+}
+
+// Record captures the ops into a CUDA graph (stream capture in global mode,
+// so that a forbidden call from any thread, an allocation say, fails the
+// capture instead of slipping into it) and instantiates it; see
+// gpu.Recorder.
+func (b *Backend) Record(ops func() error) (gpu.Recording, error) {
+	if b.opts.NoGraphs {
+		return nil, gpu.ErrRecordingOff
+	}
+	if err := b.ctx.BeginCapture(b.stream, lib.CU_STREAM_CAPTURE_MODE_GLOBAL); err != nil {
+		return nil, fmt.Errorf("cuda graph: %w", err)
+	}
+	opsErr := ops()
+	// end the capture whatever happened, so the stream runs ops again
+	g, endErr := b.ctx.EndCapture(b.stream)
+	if opsErr != nil || endErr != nil {
+		if endErr == nil {
+			b.ctx.DestroyGraph(g)
+		}
+		return nil, fmt.Errorf("cuda graph capture: %w", errors.Join(opsErr, endErr))
+	}
+	e, err := b.ctx.Instantiate(g)
+	if err != nil {
+		b.ctx.DestroyGraph(g)
+		return nil, fmt.Errorf("cuda graph: %w", err)
+	}
+	r := &recording{b: b, graph: g, exec: e}
+	b.recordings = append(b.recordings, r)
+	return r, nil
+}
+
+// Replay launches the graph on the backend's stream.
+func (r *recording) Replay() error {
+	if r.closed {
+		return errors.New("cuda graph: replay after Close")
+	}
+	return r.b.ctx.LaunchGraph(r.exec, r.b.stream)
+}
+
+// Close destroys the graph once the stream has finished with it.
+func (r *recording) Close() error {
+	if r.closed || r.b.closed {
+		return nil
+	}
+	r.closed = true
+	err := r.b.ctx.StreamSync(r.b.stream)
+	return errors.Join(err, r.b.ctx.DestroyGraphExec(r.exec), r.b.ctx.DestroyGraph(r.graph))
+}
+var _ gpu.Recorder = (*Backend)(nil)
