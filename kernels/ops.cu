@@ -649,6 +649,40 @@ __global__ void build_batch(float* x, int* labelsOut, const unsigned char* pixel
     }
 }
 
+// CHAINS (4: the sums below add exactly four) is how many independent runs of a channel's values each thread of
+// the batch-norm reductions walks at once: the values are split into
+// CHAINS contiguous quarters, and thread t visits t, t+nt, ... of each,
+// so that CHAINS loads are in flight per thread instead of one. The order of
+// every sum is still fixed by the block size alone.
+#define CHAINS 4
+
+// chain_walk is one run of bn_stats/bn_grad_stats: value e of a channel is
+// (image e / HW, position e % HW); it advances by nt without division.
+struct chain_walk {
+    long long e, end;
+    int img, pos;
+};
+
+static __device__ __forceinline__ void chain_init(chain_walk* w, int j, int t, int n, int HW) {
+    long long total = (long long)n * HW;
+    long long q = (total + CHAINS - 1) / CHAINS;
+    long long lo = q * j, hi = q * (j + 1);
+    w->end = hi < total ? hi : total;
+    w->e = lo + t;
+    w->img = (int)(w->e / HW);
+    w->pos = (int)(w->e - (long long)w->img * HW);
+}
+
+static __device__ __forceinline__ void chain_next(chain_walk* w, int nt, int stepImg, int stepPos, int HW) {
+    w->e += nt;
+    w->img += stepImg;
+    w->pos += stepPos;
+    if (w->pos >= HW) {
+        w->pos -= HW;
+        w->img++;
+    }
+}
+
 // bn_stats: per channel c (block c, blocks striding over channels; at most
 // REDUCE_THREADS threads), sum and sum of squares in double over the n*HW
 // values, reduced in a fixed order, then bn_stats_finish.
@@ -658,27 +692,32 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, floa
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
     int t = (int)threadIdx.x, nt = (int)blockDim.x;
-    // thread t visits values t, t+nt, ... of the channel: (image, position)
-    // advanced without division
     int stepImg = nt / HW, stepPos = nt - stepImg * HW;
     for (int c = (int)blockIdx.x; c < C; c += (int)gridDim.x) {
-        double a = 0.0, b = 0.0;
-        int img = t / HW, pos = t - img * HW;
         const float* xc = x + (long long)c * HW;
-        while (img < n) {
-            double v = (double)xc[(long long)img * xs + pos];
-            a += v;
-            b += v * v;
-            img += stepImg;
-            pos += stepPos;
-            if (pos >= HW) {
-                pos -= HW;
-                img++;
+        chain_walk w[CHAINS];
+        double a[CHAINS], b[CHAINS];
+        for (int j = 0; j < CHAINS; j++) {
+            chain_init(&w[j], j, t, n, HW);
+            a[j] = 0.0;
+            b[j] = 0.0;
+        }
+        // chain 0 is the longest
+        while (w[0].e < w[0].end) {
+#pragma unroll
+            for (int j = 0; j < CHAINS; j++) {
+                if (w[j].e < w[j].end) {
+                    double v = (double)xc[(long long)w[j].img * xs + w[j].pos];
+                    a[j] += v;
+                    b[j] += v * v;
+                    chain_next(&w[j], nt, stepImg, stepPos, HW);
+                }
             }
         }
-        block_sum2(&a, &b, sa, sb);
+        double sa0 = (a[0] + a[1]) + (a[2] + a[3]), sb0 = (b[0] + b[1]) + (b[2] + b[3]);
+        block_sum2(&sa0, &sb0, sa, sb);
         if (t == 0) {
-            bn_stats_finish(a, b, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c], &runMean[c],
+            bn_stats_finish(sa0, sb0, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c], &runMean[c],
                             &runVar[c]);
         }
     }
@@ -704,11 +743,20 @@ __global__ void bn_coeffs_infer(float* k1, float* k0, const float* gamma, const 
     }
 }
 
-// bn_apply: y = x*k1[c] + k0[c]; y may be x.
+// bn_apply: y = x*k1[c] + k0[c]; y may be x. (32-bit index math when the
+// view fits it: a 64-bit division per element costs more than the load.)
 __global__ void bn_apply(float* y, int ys, const float* x, int xs, const float* k1, const float* k0, int n, int C,
                          int HW) {
     long long chw = (long long)C * HW;
     long long total = (long long)n * chw;
+    if (total < 0x7fffffffLL) {
+        unsigned int chw32 = (unsigned int)chw, hw = (unsigned int)HW;
+        for (unsigned int e = (unsigned int)grid_start(); e < (unsigned int)total; e += (unsigned int)grid_stride()) {
+            unsigned int img = e / chw32, r = e - img * chw32, c = r / hw;
+            y[(long long)img * ys + r] = f_add(f_mul(x[(long long)img * xs + r], k1[c]), k0[c]);
+        }
+        return;
+    }
     for (long long e = grid_start(); e < total; e += grid_stride()) {
         long long img = e / chw, r = e - img * chw;
         long long c = r / HW;
@@ -728,35 +776,52 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
     int t = (int)threadIdx.x, nt = (int)blockDim.x;
     int stepImg = nt / HW, stepPos = nt - stepImg * HW;
     for (int c = (int)blockIdx.x; c < C; c += (int)gridDim.x) {
-        double a = 0.0, b = 0.0;
-        int img = t / HW, pos = t - img * HW;
         const float* dyc = dy + (long long)c * HW;
         const float* xc = x + (long long)c * HW;
-        while (img < n) {
-            double g = (double)dyc[(long long)img * dys + pos];
-            a += g;
-            b += g * (double)xc[(long long)img * xs + pos];
-            img += stepImg;
-            pos += stepPos;
-            if (pos >= HW) {
-                pos -= HW;
-                img++;
+        chain_walk w[CHAINS];
+        double a[CHAINS], b[CHAINS];
+        for (int j = 0; j < CHAINS; j++) {
+            chain_init(&w[j], j, t, n, HW);
+            a[j] = 0.0;
+            b[j] = 0.0;
+        }
+        while (w[0].e < w[0].end) {
+#pragma unroll
+            for (int j = 0; j < CHAINS; j++) {
+                if (w[j].e < w[j].end) {
+                    double g = (double)dyc[(long long)w[j].img * dys + w[j].pos];
+                    a[j] += g;
+                    b[j] += g * (double)xc[(long long)w[j].img * xs + w[j].pos];
+                    chain_next(&w[j], nt, stepImg, stepPos, HW);
+                }
             }
         }
-        block_sum2(&a, &b, sa, sb);
+        double sa0 = (a[0] + a[1]) + (a[2] + a[3]), sb0 = (b[0] + b[1]) + (b[2] + b[3]);
+        block_sum2(&sa0, &sb0, sa, sb);
         if (t == 0) {
-            bn_grad_finish(a, b, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c],
+            bn_grad_finish(sa0, sb0, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c],
                            &k[C + c], &k[2 * C + c]);
         }
     }
 }
 
 // bn_grad_apply: dx (=, +=) dy*k1[c] + x*k2[c] + k0[c] with k as bn_grad_stats
-// left it; dx may be dy.
+// left it; dx may be dy. (32-bit index math when it fits, as bn_apply.)
 __global__ void bn_grad_apply(float* dx, int dxs, const float* dy, int dys, const float* x, int xs, const float* k,
                               int n, int C, int HW, int accumulate) {
     long long chw = (long long)C * HW;
     long long total = (long long)n * chw;
+    if (total < 0x7fffffffLL) {
+        unsigned int chw32 = (unsigned int)chw, hw = (unsigned int)HW;
+        for (unsigned int e = (unsigned int)grid_start(); e < (unsigned int)total; e += (unsigned int)grid_stride()) {
+            unsigned int img = e / chw32, r = e - img * chw32, c = r / hw;
+            float v = f_add(f_add(f_mul(dy[(long long)img * dys + r], k[c]), f_mul(x[(long long)img * xs + r], k[C + c])),
+                            k[2 * C + c]);
+            float* out = &dx[(long long)img * dxs + r];
+            *out = accumulate ? f_add(*out, v) : v;
+        }
+        return;
+    }
     for (long long e = grid_start(); e < total; e += grid_stride()) {
         long long img = e / chw, r = e - img * chw;
         long long c = r / HW;
