@@ -2,7 +2,7 @@
 GO ?= go
 MODELS ?= resnet20,resnet56,densenet-bc100,densenet40
 
-.PHONY: test vet build build-cuda bench bench-cpu quickstart device-bundle
+.PHONY: test vet build build-cuda bench bench-cpu bench-gpu quickstart device-bundle
 
 build:
 	$(GO) build -o repro ./cmd/repro
@@ -17,8 +17,11 @@ vet:
 
 # Everything CI checks: formatting, vet with and without the cuda tag, the
 # cuda build, and every test (real CIFAR-10 images from ../shared included).
+# The cuda binary is built as Dockerfile.cuda builds it (same command).
+CUDA_CHECK_BIN ?= repro-cuda
 test: vet
 	$(GO) build -tags cuda ./...
+	$(GO) build -tags cuda -trimpath -o $(CUDA_CHECK_BIN) ./cmd/repro
 	$(GO) test -timeout 20m ./...
 	$(GO) test -timeout 10m -tags cuda ./gpu/cuda/... ./gpu/backends/... ./kernels/
 
@@ -36,8 +39,10 @@ quickstart: build
 # The bundle a GPU machine needs (no Go there): the cuda binaries, the test
 # binary of the parity suite, the data and the check script, in device/
 # (ignored by git). Run it there as: device/scripts/device-check.sh OUTDIR
+# The CPU reference is kept while the script's recipe is unchanged.
 device-bundle:
-	rm -rf device && mkdir -p device/bin device/data device/scripts device/bench
+	rm -rf device/bin device/scripts device/bench device/data
+	mkdir -p device/bin device/data device/scripts device/bench
 	$(GO) build -tags cuda -o device/bin/repro ./cmd/repro
 	$(GO) test -c -tags cuda -o device/bin/cuda.test ./gpu/cuda
 	$(GO) test -c -tags cuda -o device/bin/cudalib.test ./gpu/cuda/lib
@@ -47,7 +52,22 @@ device-bundle:
 	cp ../shared/data/cifar10-jpg.tar.gz device/data/
 	@# the CPU side of the GPU-vs-CPU accuracy check, made here so the GPU
 	@# machine's time goes to the GPU (about 12 minutes on 2 cores)
-	OPENBLAS_NUM_THREADS=1 STEPS=train-cpu device/scripts/device-check.sh device/cpu-reference
+	@recipe=$$(STEPS=recipe device/scripts/device-check.sh /tmp/repro-recipe.$$$$ >/dev/null; cat /tmp/repro-recipe.$$$$/recipe.txt; rm -rf /tmp/repro-recipe.$$$$); \
+	if [ "$$(cat device/cpu-reference/recipe.txt 2>/dev/null)" != "$$recipe" ]; then \
+		rm -rf device/cpu-reference; \
+		OPENBLAS_NUM_THREADS=1 STEPS=train-cpu device/scripts/device-check.sh device/cpu-reference; \
+	else echo "device/cpu-reference: kept (same recipe)"; fi
+
+# Training speed on the GPU: repro bench (cuda), then, where python3 has torch
+# with CUDA, the same models in PyTorch eager and torch.compile on the same
+# card, batch 128, TF32 as ours, and one table with the ratios.
+GPU_MODELS ?= resnet20,resnet56,densenet-bc100
+TORCH_MODES ?= eager,compile
+bench-gpu: build-cuda
+	./repro-cuda bench -backend cuda -models $(GPU_MODELS) -steps 20 -warmup 5 | tee bench-gpu.txt
+	@if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then \
+		python3 bench/torch_reference.py --device cuda --models $(GPU_MODELS) --steps 20 --warmup 5 --modes $(TORCH_MODES) --ours bench-gpu.txt; \
+	else echo "bench-gpu: no python3 with torch and CUDA here, so no PyTorch column"; fi
 
 # The PTX of the CUDA kernels, committed and embedded by package kernels (DESIGN.md
 # decision 7; needs nvcc, CUDA 11.8 or later: see DESIGN.md section 7). compute_70 is old

@@ -11,7 +11,10 @@ one line per model:
 
 Usage: python3 bench/torch_reference.py [--models resnet20,resnet56]
        [--batch 128] [--steps 20] [--warmup 3] [--threads 2] [--device cpu|cuda]
-       [--tf32 on|off] [--compile] [--channels-last]
+       [--tf32 on|off] [--modes eager,compile] [--channels-last] [--ours BENCH.txt]
+
+With --ours (the output of `repro bench` on the same models and batch), it
+ends with one table of both and the ratios.
 
 The peer for our figures is channels-first (NCHW), as our CUDA backend keeps
 activations; --channels-last shows what cuDNN's NHWC kernels would give.
@@ -137,13 +140,13 @@ def build(name):
     raise SystemExit(f"unknown model {name!r}")
 
 
-def bench(name, args):
+def bench(name, args, compiled):
     dev = torch.device(args.device)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     model = build(name).to(dev, memory_format=fmt).train()
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    step_model = torch.compile(model) if args.compile else model
+    step_model = torch.compile(model) if compiled else model
     x = torch.randn(args.batch, 3, 32, 32, device=dev).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (args.batch,), device=dev)
 
@@ -167,12 +170,55 @@ def bench(name, args):
         sync()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    mem = ""
+    mem, peak = "", None
     if dev.type == "cuda":
-        mem = f"  peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
-    mode = ("compile" if args.compile else "eager") + ("-nhwc" if args.channels_last else "")
-    print(f"torch-{mode}  {name}  batch {args.batch}  params {params}  median {args.batch / med:.1f} img/s"
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        mem = f"  peak {peak:.0f} MiB"
+        torch.cuda.reset_peak_memory_stats()
+    mode = ("compile" if compiled else "eager") + ("-nhwc" if args.channels_last else "")
+    rate = args.batch / med
+    print(f"torch-{mode}  {name}  batch {args.batch}  params {params}  median {rate:.1f} img/s"
           f"  (steps {args.steps}, threads {torch.get_num_threads()}, {args.device}){mem}", flush=True)
+    return rate, peak
+
+
+def read_ours(path):
+    """The rows of a `repro bench` table: model -> (img/s, MiB)."""
+    rows = {}
+    with open(path) as f:
+        header = None
+        for line in f:
+            cols = line.split()
+            if not cols or line.startswith("#"):
+                continue
+            if cols[0] == "backend":
+                header = line.replace("median img/s", "median_img/s").replace("step ms", "step_ms") \
+                    .replace("issue ms", "issue_ms").replace("164ep min", "164ep_min").split()
+                continue
+            if header and len(cols) == len(header):
+                row = dict(zip(header, cols))
+                rows[row["model"]] = (float(row["median_img/s"]), float(row["MiB"]), row["backend"])
+    return rows
+
+
+def table(ours, results, modes):
+    """One table: our rate, PyTorch's per mode, and the ratios."""
+    head = f"{'model':<16} {'ours img/s':>11}"
+    for m in modes:
+        head += f" {'torch ' + m:>14} {'ours/' + m:>14}"
+    head += f" {'ours MiB':>9} {'torch MiB':>9}"
+    print(head)
+    for name, per_mode in results.items():
+        o = ours.get(name)
+        line = f"{name:<16} {o[0] if o else float('nan'):>11.1f}"
+        peak = None
+        for m in modes:
+            rate, pk = per_mode.get(m, (None, None))
+            peak = peak if peak is not None else pk
+            ratio = f"{o[0] / rate:.2f}x" if (o and rate) else "-"
+            line += f" {rate if rate else float('nan'):>14.1f} {ratio:>14}"
+        line += f" {o[1] if o else float('nan'):>9.0f} {peak if peak is not None else float('nan'):>9.0f}"
+        print(line, flush=True)
 
 
 def main():
@@ -184,15 +230,28 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--tf32", choices=["on", "off"], default="on")
-    p.add_argument("--compile", action="store_true")
+    p.add_argument("--compile", action="store_true", help="same as --modes compile")
+    p.add_argument("--modes", default="eager", help="comma-separated: eager, compile (torch.compile)")
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--ours", help="a `repro bench` table to print side by side, with the ratios")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
     torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+    modes = ["compile"] if args.compile else [m.strip() for m in args.modes.split(",")]
+    results = {}
     for name in args.models.split(","):
-        bench(name.strip(), args)
+        name = name.strip()
+        results[name] = {}
+        for mode in modes:
+            try:
+                results[name][mode] = bench(name, args, mode == "compile")
+            except Exception as e:  # torch.compile is not available everywhere
+                print(f"torch-{mode}  {name}: failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", flush=True)
+    if args.ours:
+        print()
+        table(read_ours(args.ours), results, modes)
 
 
 if __name__ == "__main__":

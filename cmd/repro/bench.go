@@ -23,6 +23,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	backend := fs.String("backend", "auto", "auto, cpu or cuda")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	strict := fs.Bool("strict-fp32", false, "cuda: no TF32 in convolutions")
+	graphs := fs.Bool("graphs", true, "cuda: replay each step as a CUDA graph (false: issue every op one by one)")
 	prof := fs.Bool("profile", false, "after each model, time every op of -steps more steps (each op waited for) and print where the time goes")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -34,7 +35,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		return usageErr("bench: -batch %d -steps %d -warmup %d -threads %d: want batch >= 2, steps >= 1, warmup and threads >= 0", *batch, *steps, *warmup, *threads)
 	}
 	open := func() (gpu.Backend, error) {
-		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict})
+		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict, NoGraphs: !*graphs})
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}

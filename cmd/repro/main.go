@@ -64,6 +64,7 @@ type options struct {
 	threads, seeds       int
 	shard, devices       string
 	list, dryRun, dl     bool
+	graphs               bool
 	strictFP32, determin bool
 	sets                 setFlags
 }
@@ -112,7 +113,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.config, "config", "experiments.toml", "experiment matrix file")
 	fs.StringVar(&o.dataPath, "data", os.Getenv("REPRO_DATA"), "CIFAR-10: the binary release (folder or cifar-10-binary.tar.gz) or an image folder train/<class>/*.png (default $REPRO_DATA, else the cached download)")
 	fs.StringVar(&o.cache, "cache", defaultCache(), "folder for the downloaded data set")
-	fs.BoolVar(&o.dl, "download", false, "download the official CIFAR-10 binary release into -cache if it is not there")
+	fs.BoolVar(&o.dl, "download", os.Getenv("REPRO_DOWNLOAD") == "1", "download the official CIFAR-10 binary release into -cache if it is not there (default true when $REPRO_DOWNLOAD is 1)")
 	fs.StringVar(&o.out, "out", "runs", "output folder; each run writes OUT/EXPERIMENT/CELL/")
 	fs.StringVar(&o.backend, "backend", "auto", "auto (cuda when available, else cpu), cpu or cuda")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
@@ -123,6 +124,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print each cell's resolved recipe and stop")
 	fs.BoolVar(&o.strictFP32, "strict-fp32", false, "cuda: no TF32 tensor-core math in convolutions")
 	fs.BoolVar(&o.determin, "deterministic", false, "cuda: only deterministic algorithms")
+	fs.BoolVar(&o.graphs, "graphs", true, "cuda: replay each training step and evaluation batch as a CUDA graph (false: issue every op one by one)")
 	fs.Var(&o.sets, "set", "override a recipe key for every cell, key=value in TOML syntax (repeatable), e.g. -set epochs=2 -set optimizer.lr=0.05")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: repro -list | repro -exp NAME [-cell CELL] [flags]\n\n")
@@ -239,7 +241,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	}
 	open := func(device int) (gpu.Backend, error) {
 		b, note, err := backends.Open(o.backend, gpu.Options{
-			Threads: o.threads, Device: device, StrictFP32: o.strictFP32, Deterministic: o.determin,
+			Threads: o.threads, Device: device, StrictFP32: o.strictFP32, Deterministic: o.determin, NoGraphs: !o.graphs,
 		})
 		if err != nil {
 			return nil, usageErr("%v", err)
