@@ -65,4 +65,5 @@ func (r *recording) Close() error {
 	err := r.b.ctx.StreamSync(r.b.stream)
 	return errors.Join(err, r.b.ctx.DestroyGraphExec(r.exec), r.b.ctx.DestroyGraph(r.graph))
 }
+
 var _ gpu.Recorder = (*Backend)(nil)
