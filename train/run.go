@@ -136,6 +136,8 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 	}
 	t.run = r
 	net, dev := t.net, t.dev
+	planned := r.Backend.MemoryInUse()
+	r.logf("%s: %s memory in use after planning (weights, data set, activations): %.0f MiB", r.Name, r.Backend.Name(), float64(planned)/(1<<20))
 	step := 0
 	if ck != nil {
 		if err := t.restore(ck); err != nil {
@@ -155,6 +157,11 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 		res.Rows = append(res.Rows, row)
+		if used := r.Backend.MemoryInUse(); used > planned {
+			// convolution workspaces are sized by the algorithm searches of the first step
+			r.logf("%s: %s memory in use after the first steps: %.0f MiB", r.Name, r.Backend.Name(), float64(used)/(1<<20))
+			planned = used
+		}
 		ck := &checkpoint{ConfigHash: cfg.Hash(), Epoch: epoch + 1, Step: step, Rows: res.Rows}
 		if ck.Arrays, err = t.snapshot(); err != nil {
 			return res, err
