@@ -134,12 +134,12 @@ if want bench; then
 fi
 
 # 5. where the time goes (not in the default steps): every op of our step
-# timed, and PyTorch with cuDNN's NHWC kernels for comparison
+# timed; nhwc adds PyTorch with cuDNN's NHWC kernels, for comparison
 if want profile; then
   step profile 120 "$bin/repro" bench -backend cuda -models resnet56,densenet-bc100 -steps 10 -warmup 3 -profile
-  if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
-    step torch-nhwc 120 python3 "$here/bench/torch_reference.py" --device cuda --models resnet56,densenet-bc100 --steps 20 --warmup 5 --channels-last
-  fi
+fi
+if want nhwc && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+  step torch-nhwc 120 python3 "$here/bench/torch_reference.py" --device cuda --models resnet56,densenet-bc100 --steps 20 --warmup 5 --channels-last
 fi
 note "done: status $status"
 exit $status
