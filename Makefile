@@ -46,7 +46,7 @@ device-bundle:
 	$(GO) build -tags cuda -o device/bin/repro ./cmd/repro
 	$(GO) test -c -tags cuda -o device/bin/cuda.test ./gpu/cuda
 	$(GO) test -c -tags cuda -o device/bin/cudalib.test ./gpu/cuda/lib
-	cp scripts/device-check.sh device/scripts/
+	cp scripts/device-check.sh scripts/kernel-times.py device/scripts/
 	cp experiments.toml device/
 	cp bench/torch_reference.py device/bench/
 	cp ../shared/data/cifar10-jpg.tar.gz device/data/

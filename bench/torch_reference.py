@@ -170,6 +170,18 @@ def bench(name, args, compiled):
         sync()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
+    if args.profile and dev.type == "cuda":
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(3):
+                step()
+            sync()
+        events = prof.key_averages()
+        key = "self_device_time_total" if hasattr(events[0], "self_device_time_total") else "self_cuda_time_total"
+        total = sum(getattr(e, key) for e in events) / 3
+        print(f"# torch {name}: GPU time per step {total / 1000:.3f} ms; kernels by GPU time (per step, us):")
+        for e in sorted(events, key=lambda e: -getattr(e, key))[:25]:
+            print(f"#   {e.key[:70]:<70} {e.count / 3:6.1f} {getattr(e, key) / 3:10.1f}")
     mem, peak = "", None
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
@@ -233,6 +245,7 @@ def main():
     p.add_argument("--compile", action="store_true", help="same as --modes compile")
     p.add_argument("--modes", default="eager", help="comma-separated: eager, compile (torch.compile)")
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--profile", action="store_true", help="cuda: also print the GPU time of each kernel of a step (torch.profiler)")
     p.add_argument("--ours", help="a `repro bench` table to print side by side, with the ratios")
     args = p.parse_args()
     torch.set_num_threads(args.threads)

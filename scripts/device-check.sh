@@ -138,6 +138,20 @@ fi
 if want profile; then
   step profile 120 "$bin/repro" bench -backend cuda -models resnet56,densenet-bc100 -steps 10 -warmup 3 -profile
 fi
+# kernels (on request): the GPU's own time of every kernel of one training
+# step, ours through Nsight Compute (clocks and caches left alone), PyTorch's
+# through torch.profiler
+if want kernels; then
+  ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+  for m in resnet56 densenet-bc100; do
+    step "ncu-$m" 200 "$ncu" --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
+      "$bin/repro" bench -backend cuda -graphs=false -models "$m" -steps 1 -warmup 2
+    python3 "$here/scripts/kernel-times.py" "$out/ncu-$m.txt" > "$out/kernels-$m.txt" 2>&1
+    head -n 25 "$out/kernels-$m.txt" >> "$summary"
+  done
+  step torch-kernels 120 python3 "$here/bench/torch_reference.py" --device cuda --models resnet56,densenet-bc100 --steps 5 --warmup 3 --profile
+  grep '^#' "$out/torch-kernels.txt" >> "$summary"
+fi
 if want nhwc && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   step torch-nhwc 120 python3 "$here/bench/torch_reference.py" --device cuda --models resnet56,densenet-bc100 --steps 20 --warmup 5 --channels-last
 fi

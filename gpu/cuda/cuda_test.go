@@ -144,48 +144,57 @@ func wide(v []float32) []float64 {
 	return out
 }
 
-// TestRecordedStepMatchesDirect runs training steps of a small net issued
-// op by op and replayed from a CUDA graph, with deterministic algorithms,
-// and wants the same weights bit for bit; it also checks that an op that
-// waits for the device fails the recording and leaves the backend working,
-// and that NoGraphs turns recording off.
+// TestRecordedStepMatchesDirect trains a small net for a few steps issued op
+// by op, then, from the same weights and on the same net (so the same
+// convolution algorithms: each plan searches its own, by timing), for the
+// same steps recorded once as a CUDA graph and replayed, and wants the same
+// weights bit for bit. It also checks that an op that waits for the device
+// fails the recording and leaves the backend working, and that NoGraphs
+// turns recording off.
 func TestRecordedStepMatchesDirect(t *testing.T) {
-	opts := gpu.Options{StrictFP32: true, Deterministic: true}
+	b := open(t, gpu.Options{StrictFP32: true, Deterministic: true})
 	cfg, _ := model.Preset("resnet8")
 	const batch, steps = 8, 4
+	net, err := model.New(b, cfg, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Init(3); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, batch*3*32*32)
+	for i := range x {
+		x[i] = 2*gpu.Uniform(gpu.Mix(9, uint64(i))) - 1
+	}
+	b.UploadTensor(net.Input, x)
+	labels, _ := b.AllocInt(batch)
+	b.UploadInt(labels, []int32{0, 1, 2, 3, 4, 5, 6, 7})
+	met, _ := b.Alloc(3)
+	mom, _ := b.Alloc(net.Params.Len)
+	decay, _ := b.Alloc(net.Params.Len)
+	w0 := make([]float32, net.Params.Len)
+	state0 := make([]float32, net.State.Len)
+	b.Download(w0, net.Params)
+	b.Download(state0, net.State)
+	ops := func() error {
+		if err := b.Zero(net.Grads); err != nil {
+			return err
+		}
+		if err := net.Forward(true, 5); err != nil {
+			return err
+		}
+		if err := b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch); err != nil {
+			return err
+		}
+		return net.Backward()
+	}
 	train := func(record bool) []float32 {
-		b := open(t, opts)
-		net, err := model.New(b, cfg, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := net.Init(3); err != nil {
-			t.Fatal(err)
-		}
-		x := make([]float32, batch*3*32*32)
-		for i := range x {
-			x[i] = 2*gpu.Uniform(gpu.Mix(9, uint64(i))) - 1
-		}
-		b.UploadTensor(net.Input, x)
-		labels, _ := b.AllocInt(batch)
-		b.UploadInt(labels, []int32{0, 1, 2, 3, 4, 5, 6, 7})
-		met, _ := b.Alloc(3)
-		mom, _ := b.Alloc(net.Params.Len)
-		decay, _ := b.Alloc(net.Params.Len)
-		ops := func() error {
-			if err := b.Zero(net.Grads); err != nil {
-				return err
-			}
-			if err := net.Forward(true, 5); err != nil {
-				return err
-			}
-			if err := b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch); err != nil {
-				return err
-			}
-			return net.Backward()
-		}
+		b.Upload(net.Params, w0)
+		b.Upload(net.State, state0)
+		b.Zero(mom)
 		var rec gpu.Recording
 		for s := 0; s < steps; s++ {
+			var err error
 			switch {
 			case rec != nil:
 				err = rec.Replay()
@@ -197,14 +206,19 @@ func TestRecordedStepMatchesDirect(t *testing.T) {
 				err = ops()
 			}
 			if err != nil {
-				t.Fatalf("step %d: %v", s, err)
+				t.Fatalf("step %d (record %v): %v", s, record, err)
 			}
 			if err := b.SGDStep(net.Params, net.Grads, mom, decay, gpu.SGDParams{LR: 0.1, Momentum: 0.9}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if record && rec == nil {
-			t.Fatal("nothing was recorded")
+		if record {
+			if rec == nil {
+				t.Fatal("nothing was recorded")
+			}
+			if err := rec.Close(); err != nil {
+				t.Fatal(err)
+			}
 		}
 		w := make([]float32, net.Params.Len)
 		if err := b.Download(w, net.Params); err != nil {
@@ -218,8 +232,10 @@ func TestRecordedStepMatchesDirect(t *testing.T) {
 			t.Fatalf("weight %d after %d steps: direct %v, replayed %v", i, steps, direct[i], replayed[i])
 		}
 	}
+	if direct[0] == w0[0] {
+		t.Fatal("the steps did not change the weights")
+	}
 
-	b := open(t, opts)
 	s, _ := b.Alloc(16)
 	if _, err := b.(gpu.Recorder).Record(func() error { return b.Sync() }); err == nil {
 		t.Error("recording an op that waits for the device succeeded")

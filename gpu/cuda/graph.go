@@ -5,6 +5,7 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"repro/gpu"
 	"repro/gpu/cuda/lib"
@@ -26,6 +27,11 @@ func (b *Backend) Record(ops func() error) (gpu.Recording, error) {
 	if b.opts.NoGraphs {
 		return nil, gpu.ErrRecordingOff
 	}
+	// A capture in global mode belongs to the thread that began it: ending
+	// it from another fails (CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD), and a
+	// goroutine may change threads between any two cgo calls.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := b.ctx.BeginCapture(b.stream, lib.CU_STREAM_CAPTURE_MODE_GLOBAL); err != nil {
 		return nil, fmt.Errorf("cuda graph: %w", err)
 	}
