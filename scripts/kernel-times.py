@@ -17,7 +17,8 @@ most time first, with the step's total GPU time.
 import csv
 import sys
 
-UNITS = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}
+# ncu writes the unit in either form, depending on its version
+UNITS = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3, "second": 1e6, "s": 1e6}
 
 
 def kernels(path):
@@ -32,7 +33,10 @@ def kernels(path):
         if row.get("Metric Name") != "gpu__time_duration.sum":
             continue
         value = float(row["Metric Value"].replace(",", ""))
-        out.append((row["Kernel Name"], value * UNITS.get(row["Metric Unit"], 1.0)))
+        unit = row["Metric Unit"]
+        if unit not in UNITS:
+            sys.exit(f"{path}: unknown time unit {unit!r}")
+        out.append((row["Kernel Name"], value * UNITS[unit]))
     return out
 
 
