@@ -683,6 +683,39 @@ static __device__ __forceinline__ void chain_next(chain_walk* w, int nt, int ste
     }
 }
 
+// channel_sums returns in *su and *suv the block's sums of u and u*v over
+// the n*HW values of one channel, u from (pu, us) and v from (pv, vs), both
+// pointing at the channel's first value (v = u gives the sum of squares).
+// Each thread walks CHAINS runs at once; the order of every sum is fixed by
+// the block size alone. All threads of the block must call it.
+static __device__ __forceinline__ void channel_sums(const float* pu, int us, const float* pv, int vs, int n, int HW,
+                                                    double* sa, double* sb, double* su, double* suv) {
+    int t = (int)threadIdx.x, nt = (int)blockDim.x;
+    int stepImg = nt / HW, stepPos = nt - stepImg * HW;
+    chain_walk w[CHAINS];
+    double a[CHAINS], b[CHAINS];
+    for (int j = 0; j < CHAINS; j++) {
+        chain_init(&w[j], j, t, n, HW);
+        a[j] = 0.0;
+        b[j] = 0.0;
+    }
+    // chain 0 is the longest
+    while (w[0].e < w[0].end) {
+#pragma unroll
+        for (int j = 0; j < CHAINS; j++) {
+            if (w[j].e < w[j].end) {
+                double u = (double)pu[(long long)w[j].img * us + w[j].pos];
+                a[j] += u;
+                b[j] += u * (double)pv[(long long)w[j].img * vs + w[j].pos];
+                chain_next(&w[j], nt, stepImg, stepPos, HW);
+            }
+        }
+    }
+    *su = (a[0] + a[1]) + (a[2] + a[3]);
+    *suv = (b[0] + b[1]) + (b[2] + b[3]);
+    block_sum2(su, suv, sa, sb);
+}
+
 // bn_stats: per channel c (block c, blocks striding over channels; at most
 // REDUCE_THREADS threads), sum and sum of squares in double over the n*HW
 // values, reduced in a fixed order, then bn_stats_finish.
@@ -691,31 +724,11 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, floa
                                                            int HW, float eps, float momentum) {
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
-    int t = (int)threadIdx.x, nt = (int)blockDim.x;
-    int stepImg = nt / HW, stepPos = nt - stepImg * HW;
+    int t = (int)threadIdx.x;
     for (int c = (int)blockIdx.x; c < C; c += (int)gridDim.x) {
         const float* xc = x + (long long)c * HW;
-        chain_walk w[CHAINS];
-        double a[CHAINS], b[CHAINS];
-        for (int j = 0; j < CHAINS; j++) {
-            chain_init(&w[j], j, t, n, HW);
-            a[j] = 0.0;
-            b[j] = 0.0;
-        }
-        // chain 0 is the longest
-        while (w[0].e < w[0].end) {
-#pragma unroll
-            for (int j = 0; j < CHAINS; j++) {
-                if (w[j].e < w[j].end) {
-                    double v = (double)xc[(long long)w[j].img * xs + w[j].pos];
-                    a[j] += v;
-                    b[j] += v * v;
-                    chain_next(&w[j], nt, stepImg, stepPos, HW);
-                }
-            }
-        }
-        double sa0 = (a[0] + a[1]) + (a[2] + a[3]), sb0 = (b[0] + b[1]) + (b[2] + b[3]);
-        block_sum2(&sa0, &sb0, sa, sb);
+        double sa0, sb0;
+        channel_sums(xc, xs, xc, xs, n, HW, sa, sb, &sa0, &sb0);
         if (t == 0) {
             bn_stats_finish(sa0, sb0, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c], &runMean[c],
                             &runVar[c]);
@@ -773,31 +786,12 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
                                                                 int HW) {
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
-    int t = (int)threadIdx.x, nt = (int)blockDim.x;
-    int stepImg = nt / HW, stepPos = nt - stepImg * HW;
+    int t = (int)threadIdx.x;
     for (int c = (int)blockIdx.x; c < C; c += (int)gridDim.x) {
         const float* dyc = dy + (long long)c * HW;
         const float* xc = x + (long long)c * HW;
-        chain_walk w[CHAINS];
-        double a[CHAINS], b[CHAINS];
-        for (int j = 0; j < CHAINS; j++) {
-            chain_init(&w[j], j, t, n, HW);
-            a[j] = 0.0;
-            b[j] = 0.0;
-        }
-        while (w[0].e < w[0].end) {
-#pragma unroll
-            for (int j = 0; j < CHAINS; j++) {
-                if (w[j].e < w[j].end) {
-                    double g = (double)dyc[(long long)w[j].img * dys + w[j].pos];
-                    a[j] += g;
-                    b[j] += g * (double)xc[(long long)w[j].img * xs + w[j].pos];
-                    chain_next(&w[j], nt, stepImg, stepPos, HW);
-                }
-            }
-        }
-        double sa0 = (a[0] + a[1]) + (a[2] + a[3]), sb0 = (b[0] + b[1]) + (b[2] + b[3]);
-        block_sum2(&sa0, &sb0, sa, sb);
+        double sa0, sb0;
+        channel_sums(dyc, dys, xc, xs, n, HW, sa, sb, &sa0, &sb0);
         if (t == 0) {
             bn_grad_finish(sa0, sb0, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c],
                            &k[C + c], &k[2 * C + c]);

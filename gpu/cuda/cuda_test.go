@@ -3,6 +3,7 @@
 package cuda_test
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -29,6 +30,39 @@ func open(t *testing.T, opts gpu.Options) gpu.Backend {
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+// smallNet plans cfg for a batch of 8 on b with weights from seed 3, and
+// fills its input with a fixed random batch; it returns the net, labels
+// 0..7 and a metrics slice.
+func smallNet(t *testing.T, b gpu.Backend, cfg model.Config, batch int) (*model.Net, gpu.IntSlice, gpu.Slice) {
+	t.Helper()
+	if batch != 8 {
+		t.Fatalf("smallNet: batch %d, want 8", batch)
+	}
+	net, err := model.New(b, cfg, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Init(3); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, batch*3*32*32)
+	for i := range x {
+		x[i] = 2*gpu.Uniform(gpu.Mix(9, uint64(i))) - 1
+	}
+	labels, err := b.AllocInt(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, err := b.Alloc(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(b.UploadTensor(net.Input, x), b.UploadInt(labels, []int32{0, 1, 2, 3, 4, 5, 6, 7})); err != nil {
+		t.Fatal(err)
+	}
+	return net, labels, met
 }
 
 // TestConformanceStrictFP32 holds every op to the float64 reference at the
@@ -61,21 +95,7 @@ func TestModelParity(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			const batch = 8
 			run := func(b gpu.Backend) (logits, grads []float32) {
-				net, err := model.New(b, cfg, batch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := net.Init(3); err != nil {
-					t.Fatal(err)
-				}
-				x := make([]float32, batch*3*32*32)
-				for i := range x {
-					x[i] = 2*gpu.Uniform(gpu.Mix(9, uint64(i))) - 1
-				}
-				b.UploadTensor(net.Input, x)
-				labels, _ := b.AllocInt(batch)
-				b.UploadInt(labels, []int32{0, 1, 2, 3, 4, 5, 6, 7})
-				met, _ := b.Alloc(3)
+				net, labels, met := smallNet(t, b, cfg, batch)
 				b.Zero(net.Grads)
 				if err := net.Forward(true, 5); err != nil {
 					t.Fatal(err)
@@ -155,21 +175,7 @@ func TestRecordedStepMatchesDirect(t *testing.T) {
 	b := open(t, gpu.Options{StrictFP32: true, Deterministic: true})
 	cfg, _ := model.Preset("resnet8")
 	const batch, steps = 8, 4
-	net, err := model.New(b, cfg, batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := net.Init(3); err != nil {
-		t.Fatal(err)
-	}
-	x := make([]float32, batch*3*32*32)
-	for i := range x {
-		x[i] = 2*gpu.Uniform(gpu.Mix(9, uint64(i))) - 1
-	}
-	b.UploadTensor(net.Input, x)
-	labels, _ := b.AllocInt(batch)
-	b.UploadInt(labels, []int32{0, 1, 2, 3, 4, 5, 6, 7})
-	met, _ := b.Alloc(3)
+	net, labels, met := smallNet(t, b, cfg, batch)
 	mom, _ := b.Alloc(net.Params.Len)
 	decay, _ := b.Alloc(net.Params.Len)
 	w0 := make([]float32, net.Params.Len)
