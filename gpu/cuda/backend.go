@@ -67,6 +67,10 @@ type Backend struct {
 	// bnScratch holds per-channel coefficients of the batch-norm kernels.
 	bnScratch   lib.DevicePtr
 	bnScratchCh int
+	// algos are the convolution algorithms chosen so far, by shape
+	algos map[algoKey]lib.AlgoPerf
+	// logAlgos prints each convolution's chosen algorithm ($REPRO_CUDA_ALGOS=1)
+	logAlgos bool
 	// recordings are the CUDA graphs made by Record, destroyed by Close
 	recordings []*recording
 	closed     bool
@@ -94,7 +98,7 @@ func New(opts gpu.Options) (gpu.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{opts: opts, libs: libs}
+	b := &Backend{opts: opts, libs: libs, logAlgos: os.Getenv("REPRO_CUDA_ALGOS") == "1", algos: map[algoKey]lib.AlgoPerf{}}
 	if err := b.open(); err != nil {
 		b.Close()
 		return nil, err
