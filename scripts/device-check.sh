@@ -128,6 +128,7 @@ if want bench; then
   step bench-nographs 120 "$bin/repro" bench -backend cuda -graphs=false -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-b64 60 "$bin/repro" bench -backend cuda -models densenet-bc100 -batch 64 -steps 20 -warmup 5
   cat "$out/bench.txt" "$out/bench-nographs.txt" "$out/bench-b64.txt" >> "$summary"
+  REPRO_CUDA_ALGOS=1 step algos 60 "$bin/repro" bench -backend cuda -models resnet56 -steps 1 -warmup 1
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     # TORCH_MODES=eager,compile adds torch.compile (minutes of compiling)
     step bench-torch 300 python3 "$here/bench/torch_reference.py" --device cuda --models resnet20,resnet56,densenet-bc100 --steps 20 --warmup 5 --modes "${TORCH_MODES:-eager}" --ours "$out/bench.txt"
