@@ -198,6 +198,34 @@ type trainer struct {
 	// the training step's forward and backward, and an evaluation batch's
 	// forward, recorded once (CUDA graphs) and replayed; see replayable
 	trainOps, evalOps replayable
+	// stepSeed is the dropout seed of the current step; the method values
+	// are made once, as making them per step would allocate
+	stepSeed                         uint64
+	forwardBackwardFn, evalForwardFn func() error
+}
+
+// forwardBackward is the part of a training step that a recording can
+// replay: zero the gradients, forward, loss, backward.
+func (t *trainer) forwardBackward() error {
+	b, net := t.b, t.net
+	if err := b.Zero(net.Grads); err != nil {
+		return err
+	}
+	if err := net.Forward(true, t.stepSeed); err != nil {
+		return err
+	}
+	if err := b.SoftmaxCrossEntropy(net.DLogits, t.trainMet, net.Logits, t.label, t.gradScale); err != nil {
+		return err
+	}
+	return net.Backward()
+}
+
+// evalForward is an evaluation batch's forward and loss.
+func (t *trainer) evalForward() error {
+	if err := t.net.Forward(false, 0); err != nil {
+		return err
+	}
+	return t.b.SoftmaxCrossEntropy(gpu.Tensor{}, t.evalMet, t.net.Logits, t.label, 0)
 }
 
 func (t *trainer) logf(format string, args ...any) {
@@ -257,6 +285,7 @@ func newTrainer(b gpu.Backend, src Source, cfg Config) (*trainer, error) {
 		return nil, err
 	}
 	t := &trainer{cfg: cfg, b: b, net: net, dev: dev, opt: opt, gradScale: 1 / float32(cfg.Batch)}
+	t.forwardBackwardFn, t.evalForwardFn = t.forwardBackward, t.evalForward
 	if err := t.alloc(); err != nil {
 		return nil, err
 	}
@@ -420,26 +449,14 @@ func (t *trainer) step(e, s int, aug gpu.Augment, step *int) error {
 	if err := b.BuildBatch(net.Input, t.label, t.dev.train, t.order, s*t.cfg.Batch, aug); err != nil {
 		return err
 	}
-	seed := gpu.Mix(t.cfg.Seed, uint64(*step))
-	ops := func() error {
-		if err := b.Zero(net.Grads); err != nil {
-			return err
-		}
-		if err := net.Forward(true, seed); err != nil {
-			return err
-		}
-		if err := b.SoftmaxCrossEntropy(net.DLogits, t.trainMet, net.Logits, t.label, t.gradScale); err != nil {
-			return err
-		}
-		return net.Backward()
-	}
+	t.stepSeed = gpu.Mix(t.cfg.Seed, uint64(*step))
 	// a recording holds the dropout seed it was made with, so a model with
 	// dropout, whose seed changes every step, runs its ops directly
 	if net.UsesDropout() {
-		if err := ops(); err != nil {
+		if err := t.forwardBackward(); err != nil {
 			return err
 		}
-	} else if err := t.trainOps.run(b, t.logf, "training step", ops); err != nil {
+	} else if err := t.trainOps.run(b, t.logf, "training step", t.forwardBackwardFn); err != nil {
 		return err
 	}
 	*step++
@@ -459,13 +476,7 @@ func (t *trainer) evaluate(ds gpu.Dataset, n int) (float64, float64, error) {
 		if err := b.BuildBatch(net.Input, t.label, ds, order, start, t.dev.plain); err != nil {
 			return 0, 0, err
 		}
-		err := t.evalOps.run(b, t.logf, "evaluation", func() error {
-			if err := net.Forward(false, 0); err != nil {
-				return err
-			}
-			return b.SoftmaxCrossEntropy(gpu.Tensor{}, t.evalMet, net.Logits, t.label, 0)
-		})
-		if err != nil {
+		if err := t.evalOps.run(b, t.logf, "evaluation", t.evalForwardFn); err != nil {
 			return 0, 0, err
 		}
 	}
