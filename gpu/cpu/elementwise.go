@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 
 	"repro/gpu"
 )
@@ -185,14 +186,18 @@ func (e *elementwise) run(_, lo, hi int) {
 			}
 		}
 	case ewReLUBack:
+		// Half the signs are random, so a branch on y > 0 mispredicts half
+		// the time (it made this op 3x slower than the forward). Instead
+		// mask dy's bits: y > 0 exactly when its bits, as int32, are in
+		// (0, +Inf] (this excludes zeros, negatives and NaNs).
 		for p := lo; p < hi; p++ {
 			dx, dy := e.y.row(p), e.s.row(p)
 			for c, v := range e.a.row(p) {
-				if v > 0 {
-					dx[c] = dy[c]
-				} else {
-					dx[c] = 0
+				var keep uint32
+				if uint32(int32(math.Float32bits(v))-1) < 0x7f800000 {
+					keep = ^uint32(0)
 				}
+				dx[c] = math.Float32frombits(math.Float32bits(dy[c]) & keep)
 			}
 		}
 	case ewAdd:
