@@ -1,0 +1,78 @@
+package profile_test
+
+import (
+	"strings"
+	"testing"
+
+	"repro/gpu"
+	"repro/gpu/cpu"
+	"repro/gpu/profile"
+	"repro/model"
+)
+
+// TestProfileCountsEveryOp runs two training passes of a small net on the
+// wrapped CPU backend and expects each op kind counted once per use, the
+// rows ordered by time, Reset to forget them, and the table to name them.
+func TestProfileCountsEveryOp(t *testing.T) {
+	c, err := cpu.New(gpu.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := profile.Wrap(c)
+	cfg, _ := model.Preset("resnet8")
+	net, err := model.New(p, cfg, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Init(1); err != nil {
+		t.Fatal(err)
+	}
+	labels, _ := p.AllocInt(4)
+	met, _ := p.Alloc(3)
+	pass := func() {
+		if err := p.Zero(net.Grads); err != nil {
+			t.Fatal(err)
+		}
+		if err := net.Forward(true, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 0.25); err != nil {
+			t.Fatal(err)
+		}
+		if err := net.Backward(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass()
+	p.Reset()
+	if len(p.Rows()) != 0 {
+		t.Fatal("Reset kept rows")
+	}
+	pass()
+	pass()
+	calls := map[string]int{}
+	for i, r := range p.Rows() {
+		calls[r.Op] = r.Calls
+		if i > 0 && r.Seconds > p.Rows()[i-1].Seconds {
+			t.Errorf("rows not ordered by time at %s", r.Op)
+		}
+	}
+	// resnet8: a stem conv and 3 blocks of two 3x3 convs, two of them strided
+	want := map[string]int{
+		"conv3x3 forward": 2 * 5, "conv3x3/2 forward": 2 * 2, "batchnorm train forward": 2 * 7,
+		"batchnorm backward": 2 * 7, "relu forward": 2 * 7, "softmax cross-entropy": 2, "zero": 2,
+	}
+	for op, n := range want {
+		if calls[op] != n {
+			t.Errorf("%s: %d calls, want %d (all rows: %v)", op, calls[op], n, calls)
+		}
+	}
+	var out strings.Builder
+	p.Write(&out, 2)
+	for _, s := range []string{"conv3x3 forward", "calls/step", "total (each op synchronized)"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, out.String())
+		}
+	}
+}
