@@ -19,7 +19,9 @@
 #   5. (only when named in STEPS) profile: where our step's time goes
 # The summary is OUTDIR/summary.txt; the exit status is non-zero when a step failed.
 # STEPS (default "gpu parity train bench") picks steps, e.g. STEPS=parity to
-# rerun one; the time limits add up to under 10 minutes.
+# rerun one. With the bundle's cpu-reference/ (make device-bundle) the default
+# steps take about 2 minutes on an H100; without it the CPU half of step 3
+# runs here too (up to 20 minutes, and slower where OpenBLAS is missing).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-${OUT:-$PWD/device-check-out}}
@@ -99,7 +101,7 @@ if want train; then
   if [ -f "$c" ] && [ "$(cat "$here/cpu-reference/recipe.txt" 2>/dev/null)" = "$recipe" ]; then
     note "cpu side: $c (made beforehand by make device-bundle)"
   else
-    step train-cpu 300 "$bin/repro" "${short[@]}" -seeds 1 -backend cpu -out "$out/runs-cpu"
+    step train-cpu 1200 "$bin/repro" "${short[@]}" -seeds 1 -backend cpu -out "$out/runs-cpu"
     c="$out/runs-cpu/quickstart/resnet20/metrics.csv"
   fi
   g="$out/runs-gpu/quickstart/resnet20/seed-1/metrics.csv"
