@@ -18,7 +18,7 @@ vet:
 # Everything CI checks: formatting, vet with and without the cuda tag, the
 # cuda build, and every test (real CIFAR-10 images from ../shared included).
 # The cuda binary is built as Dockerfile.cuda builds it (same command).
-CUDA_CHECK_BIN ?= repro-cuda
+CUDA_CHECK_BIN ?= repro-cuda-check
 test: vet
 	$(GO) build -tags cuda ./...
 	$(GO) build -tags cuda -trimpath -o $(CUDA_CHECK_BIN) ./cmd/repro
@@ -64,7 +64,8 @@ device-bundle:
 GPU_MODELS ?= resnet20,resnet56,densenet-bc100
 TORCH_MODES ?= eager,compile
 bench-gpu: build-cuda
-	./repro-cuda bench -backend cuda -models $(GPU_MODELS) -steps 20 -warmup 5 | tee bench-gpu.txt
+	./repro-cuda bench -backend cuda -models $(GPU_MODELS) -steps 20 -warmup 5 > bench-gpu.txt
+	@cat bench-gpu.txt
 	@if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then \
 		python3 bench/torch_reference.py --device cuda --models $(GPU_MODELS) --steps 20 --warmup 5 --modes $(TORCH_MODES) --ours bench-gpu.txt; \
 	else echo "bench-gpu: no python3 with torch and CUDA here, so no PyTorch column"; fi

@@ -177,6 +177,8 @@ def bench(name, args, compiled):
                 step()
             sync()
         events = prof.key_averages()
+        if not events:
+            raise RuntimeError("torch.profiler recorded no CUDA kernels")
         key = "self_device_time_total" if hasattr(events[0], "self_device_time_total") else "self_cuda_time_total"
         total = sum(getattr(e, key) for e in events) / 3
         print(f"# torch {name}: GPU time per step {total / 1000:.3f} ms; kernels by GPU time (per step, us):")

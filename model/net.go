@@ -87,7 +87,8 @@ func (n *Net) Forward(train bool, seed uint64) error {
 
 // UsesDropout reports whether Forward in training mode depends on its seed
 // (the net has dropout), so that two steps with different seeds differ.
-func (n *Net) UsesDropout() bool { return n.Cfg.Dropout > 0 }
+// (ResNets ignore Cfg.Dropout.)
+func (n *Net) UsesDropout() bool { return n.Cfg.Arch == "densenet" && n.Cfg.Dropout > 0 }
 
 // Backward propagates DLogits back through the last training-mode Forward,
 // accumulating parameter gradients into Grads.

@@ -60,13 +60,13 @@ def main():
     total = sum(us for _, us in step)
     by = {}
     for name, us in step:
-        short = name if len(name) <= 70 else name[:67] + "..."
-        n, t = by.get(short, (0, 0.0))
-        by[short] = (n + 1, t + us)
+        n, t = by.get(name, (0, 0.0))
+        by[name] = (n + 1, t + us)
     print(f"one training step: {len(step)} kernels, {total / 1000:.3f} ms of GPU time")
     print(f"{'kernel':<72} {'calls':>6} {'us':>10} {'share':>7}")
     for name, (n, us) in sorted(by.items(), key=lambda kv: -kv[1][1]):
-        print(f"{name:<72} {n:>6} {us:>10.1f} {100 * us / total:>6.1f}%")
+        short = name if len(name) <= 72 else name[:69] + "..."
+        print(f"{short:<72} {n:>6} {us:>10.1f} {100 * us / total:>6.1f}%")
 
 
 if __name__ == "__main__":

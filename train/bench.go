@@ -30,14 +30,17 @@ type BenchResult struct {
 	// EvalImagesPerSec is the rate of evaluation (inference forward and
 	// loss) in batches of Batch.
 	EvalImagesPerSec float64
-	MemoryBytes      int64   // the backend's allocation after the timed steps (it never frees in a step)
-	AllocsPerStep    float64 // Go heap allocations per timed step
-	BytesPerStep     float64 // Go heap bytes allocated per timed step
+	// Notes are the lines the trainer would have logged (a failed CUDA
+	// graph capture, say), since no Run is there to print them.
+	Notes         []string
+	MemoryBytes   int64   // the backend's allocation after the timed steps (it never frees in a step)
+	AllocsPerStep float64 // Go heap allocations per timed step
+	BytesPerStep  float64 // Go heap bytes allocated per timed step
 }
 
 // benchTrainer builds the trainer of a model on synthetic images, and
 // returns it with the model's forward GFLOP per image.
-func benchTrainer(b gpu.Backend, modelName string, batch int) (*trainer, float64, error) {
+func benchTrainer(b gpu.Backend, modelName string, batch, testImages int) (*trainer, float64, error) {
 	cfg := Defaults()
 	cfg.Model = modelName
 	cfg.Batch = batch
@@ -49,7 +52,7 @@ func benchTrainer(b gpu.Backend, modelName string, batch int) (*trainer, float64
 	if err != nil {
 		return nil, 0, err
 	}
-	n := max(batch, 10)
+	n := max(batch, testImages, 10)
 	img := &data.Images{N: n, C: 3, Size: 32, Classes: data.CIFAR10Classes(), Pixels: make([]uint8, n*3*32*32), Labels: make([]uint8, n)}
 	for i := range img.Pixels {
 		img.Pixels[i] = uint8(gpu.Mix(3, uint64(i)))
@@ -79,7 +82,7 @@ func Bench(b gpu.Backend, modelName string, batch, warmup, steps int) (*BenchRes
 	if steps < 1 || warmup < 0 {
 		return nil, fmt.Errorf("bench: steps %d, warmup %d: want steps >= 1, warmup >= 0", steps, warmup)
 	}
-	t, gflops, err := benchTrainer(b, modelName, batch)
+	t, gflops, err := benchTrainer(b, modelName, batch, max(steps, 2)*batch)
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +124,19 @@ func Bench(b gpu.Backend, modelName string, batch, warmup, steps int) (*BenchRes
 		return nil, err
 	}
 	res.PipelinedImagesPerSec = float64(steps*batch) / time.Since(start).Seconds()
+	// one evaluation pass over steps batches, read once at its end, as a
+	// training run evaluates its test set
+	// untimed: the first batch plans, the second is recorded where the
+	// backend records
+	if _, _, err := t.evaluate(t.dev.test, 2*batch); err != nil {
+		return nil, err
+	}
 	start = time.Now()
-	for i := 0; i < steps; i++ {
-		if _, _, err := t.evaluate(t.dev.test, batch); err != nil {
-			return nil, err
-		}
+	if _, _, err := t.evaluate(t.dev.test, steps*batch); err != nil {
+		return nil, err
 	}
 	res.EvalImagesPerSec = float64(steps*batch) / time.Since(start).Seconds()
+	res.Notes = t.notes
 	res.MemoryBytes = b.MemoryInUse()
 	sort.Float64s(res.StepSeconds)
 	sort.Float64s(issue)
@@ -145,11 +154,12 @@ func BenchProfile(b gpu.Backend, modelName string, batch, warmup, steps int) (*p
 		return nil, fmt.Errorf("bench: steps %d, warmup %d: want steps >= 1, warmup >= 0", steps, warmup)
 	}
 	p := profile.Wrap(b)
-	t, _, err := benchTrainer(p, modelName, batch)
+	t, _, err := benchTrainer(p, modelName, batch, batch)
 	if err != nil {
 		return nil, err
 	}
 	step := 0
+	warmup = max(warmup, 1) // the first step plans (algorithm searches): never profile it
 	for i := 0; i < warmup+steps; i++ {
 		if i == warmup {
 			p.Reset()

@@ -96,6 +96,14 @@ func (r *Run) logf(format string, args ...any) {
 	}
 }
 
+// Finished reports whether dir holds a finished run of cfg (a valid
+// checkpoint of this recipe at its last epoch), so that a caller can skip it
+// without opening a backend; Execute makes the same check under the lock.
+func Finished(dir string, cfg Config) bool {
+	ck, err := readCheckpoint(filepath.Join(dir, CheckpointFile))
+	return err == nil && ck != nil && ck.ConfigHash == cfg.Hash() && ck.Epoch >= cfg.Epochs
+}
+
 // Execute trains, resuming from the folder's checkpoint when there is one.
 func (r *Run) Execute(ctx context.Context) (*Result, error) {
 	cfg := r.Config
@@ -202,6 +210,8 @@ type trainer struct {
 	// are made once, as making them per step would allocate
 	stepSeed                         uint64
 	forwardBackwardFn, evalForwardFn func() error
+	// notes keep logf's lines when no Run prints them (Bench)
+	notes []string
 }
 
 // forwardBackward is the part of a training step that a recording can
@@ -231,7 +241,9 @@ func (t *trainer) evalForward() error {
 func (t *trainer) logf(format string, args ...any) {
 	if t.run != nil {
 		t.run.logf(format, args...)
+		return
 	}
+	t.notes = append(t.notes, fmt.Sprintf(format, args...))
 }
 
 // replayable runs a fixed sequence of ops directly the first time (ops

@@ -399,3 +399,26 @@ func TestRecordedStepsMatchDirect(t *testing.T) {
 		t.Errorf("the failed recording was reported %d times, want once for the step and once for evaluation:\n%s", n, strings.Join(logs, "\n"))
 	}
 }
+
+// TestFinished: only a checkpoint of the same recipe at its last epoch
+// counts as finished.
+func TestFinished(t *testing.T) {
+	src := Source{Train: synthetic(32, 32, 1), Test: synthetic(20, 32, 2)}
+	cfg := tinyConfig()
+	cfg.Epochs = 1
+	dir := t.TempDir()
+	if Finished(dir, cfg) {
+		t.Error("an empty folder counts as finished")
+	}
+	if _, err := (&Run{Name: "f", Dir: dir, Config: cfg, Backend: newCPU(t), Source: src}).Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !Finished(dir, cfg) {
+		t.Error("a finished run does not count as finished")
+	}
+	longer := cfg
+	longer.Epochs = 2
+	if Finished(dir, longer) {
+		t.Error("a run of another recipe (more epochs) counts as finished")
+	}
+}

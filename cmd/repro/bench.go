@@ -65,6 +65,9 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%-8s %-16s %6d %10d %12.1f %10.2f %10.2f %10.1f %10.1f %10.1f %10.1f %8.0f %12.1f\n", b.Name(), m, r.Batch, r.Params,
 			r.ImagesPerSec, 1000*r.MedianSeconds, 1000*r.IssueSeconds, r.PipelinedImagesPerSec, r.EvalImagesPerSec, r.ScheduleSeconds(164, 50000, 10000)/60, r.TrainGFLOPs, float64(r.MemoryBytes)/(1<<20), r.AllocsPerStep)
+		for _, n := range r.Notes {
+			fmt.Fprintf(stdout, "# %s %s: %s\n", b.Name(), m, n)
+		}
 		if *prof {
 			if b, err = open(); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -127,6 +128,15 @@ func TestDockerfileCUDA(t *testing.T) {
 	want := strings.Replace(build, "/out/repro", "$(CUDA_CHECK_BIN)", 1)
 	if build == "" || !strings.Contains(string(mk), strings.Replace(want, "go build", "$(GO) build", 1)) {
 		t.Errorf("the Dockerfile's build step %q is not what the Makefile's test target runs", build)
+	}
+	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{".git", "device", "runs"} {
+		if !slices.Contains(strings.Fields(string(ignore)), p) {
+			t.Errorf(".dockerignore does not exclude %s, which `COPY . .` would send into the build", p)
+		}
 	}
 	ci, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
 	if err != nil {

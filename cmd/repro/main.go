@@ -253,12 +253,23 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 		return b, nil
 	}
 	var reportMu sync.Mutex
-	runErr := runAll(ctx, runs, devices, func(device int, r train.RunSpec, b gpu.Backend) error {
+	runErr := runAll(ctx, runs, devices, func(device int, r train.RunSpec, open func() (gpu.Backend, error)) error {
 		run := &train.Run{
 			Name: exp.Name + "/" + r.Dir, Dir: filepath.Join(expDir, r.Dir),
-			Config: r.Config, Backend: b, Source: src, Progress: disp, Log: disp.log,
+			Config: r.Config, Source: src, Progress: disp, Log: disp.log,
 		}
-		res, err := run.Execute(ctx)
+		var res *train.Result
+		var err error
+		if train.Finished(run.Dir, run.Config) {
+			// no backend to open (a GPU context, library handles) for a run
+			// that is done: resuming an experiment skips them quickly
+			res = &train.Result{AlreadyDone: true}
+		} else if run.Backend, err = open(); err == nil {
+			res, err = run.Execute(ctx)
+			// closing frees everything the run planned (a DenseNet-BC-100
+			// holds 3.6 GB of GPU memory) before the next run plans
+			err = errors.Join(err, run.Backend.Close())
+		}
 		switch {
 		case errors.Is(err, train.ErrBusy):
 			disp.log(fmt.Sprintf("%s: skipped: %v", run.Name, err))
@@ -266,7 +277,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 		case err != nil:
 			return err
 		case res.AlreadyDone:
-			disp.log(fmt.Sprintf("%s: already finished (%d epochs) in %s", run.Name, res.ResumedFrom, run.Dir))
+			disp.log(fmt.Sprintf("%s: already finished (%d epochs) in %s", run.Name, run.Config.Epochs, run.Dir))
 		}
 		// refresh the experiment's summary and plots after every run
 		reportMu.Lock()
@@ -293,7 +304,7 @@ func parseShard(s string) (i, n int, err error) {
 	return i, n, nil
 }
 
-// parseDevices reads -devices; without it one backend serves every run.
+// parseDevices reads -devices; without it every run goes to device 0.
 func parseDevices(s, backend string) ([]int, error) {
 	if s == "" {
 		return []int{0}, nil
@@ -312,9 +323,10 @@ func parseDevices(s, backend string) ([]int, error) {
 	return ds, nil
 }
 
-// runAll runs the runs in order on one backend per device, in parallel
-// across devices; the first error stops the others.
-func runAll(ctx context.Context, runs []train.RunSpec, devices []int, do func(int, train.RunSpec, gpu.Backend) error, open func(int) (gpu.Backend, error)) error {
+// runAll runs the runs in order, in parallel across devices: each device's
+// goroutine takes the next run and gives do a function that opens a fresh
+// backend on its device (do closes it). The first error stops the others.
+func runAll(ctx context.Context, runs []train.RunSpec, devices []int, do func(int, train.RunSpec, func() (gpu.Backend, error)) error, open func(int) (gpu.Backend, error)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	queue := make(chan train.RunSpec, len(runs))
@@ -325,18 +337,12 @@ func runAll(ctx context.Context, runs []train.RunSpec, devices []int, do func(in
 	errs := make(chan error, len(devices))
 	for _, d := range devices {
 		go func() {
-			// a fresh backend per run: closing it frees everything the run
-			// planned (a DenseNet-BC-100 holds 3.6 GB of GPU memory), which a
-			// backend shared by a whole experiment would keep
+			openHere := func() (gpu.Backend, error) { return open(d) }
 			for r := range queue {
 				if ctx.Err() != nil {
 					break
 				}
-				b, err := open(d)
-				if err == nil {
-					err = errors.Join(do(d, r, b), b.Close())
-				}
-				if err != nil {
+				if err := do(d, r, openHere); err != nil {
 					cancel()
 					errs <- err
 					return

@@ -241,6 +241,11 @@ func (b *Backend) growWorkspace(n uint64) error {
 	if n <= b.workspaceBytes {
 		return nil
 	}
+	if len(b.recordings) > 0 {
+		// a recorded graph holds the workspace's address: freeing it would
+		// leave the graph reading freed memory
+		return fmt.Errorf("cuda conv: the workspace must grow to %d bytes after a CUDA graph was recorded (plan every convolution before recording, or run with -graphs=false)", n)
+	}
 	p, err := b.ctx.MemAlloc(n)
 	if err != nil {
 		return fmt.Errorf("cuda conv workspace of %d bytes: %w", n, err)

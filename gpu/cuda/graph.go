@@ -19,20 +19,22 @@ type recording struct {
 	closed bool
 }
 
-// Record captures the ops into a CUDA graph (stream capture in global mode,
-// so that a forbidden call from any thread, an allocation say, fails the
-// capture instead of slipping into it) and instantiates it; see
-// gpu.Recorder.
+// Record captures the ops into a CUDA graph and instantiates it; see
+// gpu.Recorder. The capture is thread-local: a forbidden call (an
+// allocation, a wait) made by ops, which run on the capturing thread, fails
+// the capture, while other goroutines, such as the runs on other GPUs of a
+// -devices experiment, may still allocate meanwhile (global mode would fail
+// their calls).
 func (b *Backend) Record(ops func() error) (gpu.Recording, error) {
 	if b.opts.NoGraphs {
 		return nil, gpu.ErrRecordingOff
 	}
-	// A capture in global mode belongs to the thread that began it: ending
-	// it from another fails (CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD), and a
-	// goroutine may change threads between any two cgo calls.
+	// A capture belongs to the thread that began it: ending it from another
+	// fails (CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD), and a goroutine may
+	// change threads between any two cgo calls.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := b.ctx.BeginCapture(b.stream, lib.CU_STREAM_CAPTURE_MODE_GLOBAL); err != nil {
+	if err := b.ctx.BeginCapture(b.stream, lib.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL); err != nil {
 		return nil, fmt.Errorf("cuda graph: %w", err)
 	}
 	opsErr := ops()
@@ -56,7 +58,7 @@ func (b *Backend) Record(ops func() error) (gpu.Recording, error) {
 
 // Replay launches the graph on the backend's stream.
 func (r *recording) Replay() error {
-	if r.closed {
+	if r.closed || r.b.closed {
 		return errors.New("cuda graph: replay after Close")
 	}
 	return r.b.ctx.LaunchGraph(r.exec, r.b.stream)
