@@ -54,3 +54,16 @@ func AllocTensor(alloc func(n int) (Slice, error), n, c, h, w int) (Tensor, erro
 	}
 	return Tensor{Buf: s.Buf, N: n, C: c, H: h, W: w, ParentC: c}, nil
 }
+
+// CheckTensor checks what every backend checks of a tensor before mapping
+// it onto its memory: a positive shape, a channel view inside its parent,
+// and the parent inside a buffer of bufLen elements.
+func CheckTensor(t Tensor, bufLen int) error {
+	if t.N <= 0 || t.C <= 0 || t.H <= 0 || t.W <= 0 || t.C0 < 0 || t.C0+t.C > t.ParentC {
+		return fmt.Errorf("tensor %v: bad shape or channel view", t)
+	}
+	if t.Off < 0 || t.Off+t.N*t.ParentC*t.H*t.W > bufLen {
+		return fmt.Errorf("tensor %v at %d: outside buffer of %d", t, t.Off, bufLen)
+	}
+	return nil
+}

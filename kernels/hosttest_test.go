@@ -37,6 +37,7 @@ import (
 
 	"repro/gpu"
 	"repro/gpu/cpu"
+	"repro/gpu/gputest"
 	"repro/gpu/ref"
 )
 
@@ -909,7 +910,7 @@ func TestHostBuildBatch(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, 14)
-			spec := e.datasetSpec(6, 3, c.size)
+			spec := gputest.RandomDataset(e.rng, 6, 3, c.size)
 			d, err := e.b.NewDataset(spec)
 			e.must(err)
 			pool := c.copies * spec.N
@@ -950,22 +951,6 @@ func TestHostBuildBatch(t *testing.T) {
 			}
 		})
 	}
-}
-
-// datasetSpec makes n random images of c x size x size (as gpu/gputest).
-func (e *env) datasetSpec(n, c, size int) gpu.DatasetSpec {
-	plane := c * size * size
-	d := gpu.DatasetSpec{N: n, C: c, Size: size, Classes: 10,
-		Pixels: make([]uint8, n*plane), Labels: make([]uint8, n),
-		ImageScale: e.uniform(n, 0.5/255, 2.0/255), ImageShift: e.uniform(n, -0.5, 0.5),
-		Mean: e.uniform(plane, 0, 1), Scale: e.uniform(plane, 0.5, 2)}
-	for i := range d.Pixels {
-		d.Pixels[i] = uint8(e.rng.IntN(256))
-	}
-	for i := range d.Labels {
-		d.Labels[i] = uint8(e.rng.IntN(d.Classes))
-	}
-	return d
 }
 
 func TestHostBatchNorm(t *testing.T) {

@@ -156,7 +156,7 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 	} else if err := net.Init(gpu.Mix(cfg.Seed, 0x1417)); err != nil {
 		return nil, err
 	}
-	if err := writeMetrics(filepath.Join(r.Dir, MetricsFile), res.Rows, dev.nVal > 0); err != nil {
+	if err := WriteMetrics(filepath.Join(r.Dir, MetricsFile), res.Rows, dev.nVal > 0); err != nil {
 		return nil, err
 	}
 	for epoch := res.ResumedFrom; epoch < cfg.Epochs; epoch++ {
@@ -177,7 +177,7 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 		if err := WriteAtomic(ckPath, ck.encode()); err != nil {
 			return res, err
 		}
-		if err := writeMetrics(filepath.Join(r.Dir, MetricsFile), res.Rows, dev.nVal > 0); err != nil {
+		if err := WriteMetrics(filepath.Join(r.Dir, MetricsFile), res.Rows, dev.nVal > 0); err != nil {
 			return res, err
 		}
 		if r.Progress != nil {
@@ -559,8 +559,9 @@ func lockDir(dir string) (func(), error) {
 	return nil, fmt.Errorf("%s: could not take the lock %s", dir, path)
 }
 
-// writeMetrics writes metrics.csv atomically.
-func writeMetrics(path string, rows []EpochRow, withVal bool) error {
+// WriteMetrics writes rows as a run's metrics.csv at path, atomically, with
+// the validation columns when withVal; ReadMetrics reads it back.
+func WriteMetrics(path string, rows []EpochRow, withVal bool) error {
 	var sb strings.Builder
 	sb.WriteString("epoch,lr,train_loss,train_error,test_loss,test_error")
 	if withVal {

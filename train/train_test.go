@@ -309,7 +309,7 @@ func TestReadMetricsRoundTrip(t *testing.T) {
 	rows := []EpochRow{{Epoch: 1, LR: 0.1, TrainLoss: 2.1, TrainError: 80, TestLoss: 1.9, TestError: 70, ValLoss: 2, ValError: 71, Seconds: 12.5, ImagesPerSec: 300}}
 	for _, withVal := range []bool{false, true} {
 		p := filepath.Join(dir, "m.csv")
-		if err := writeMetrics(p, rows, withVal); err != nil {
+		if err := WriteMetrics(p, rows, withVal); err != nil {
 			t.Fatal(err)
 		}
 		got, err := ReadMetrics(p)

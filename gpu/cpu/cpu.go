@@ -198,14 +198,11 @@ func resolve(t gpu.Tensor) (view, error) {
 		}
 		return view{}, errForeign
 	}
-	if t.N <= 0 || t.C <= 0 || t.H <= 0 || t.W <= 0 || t.C0 < 0 || t.C0+t.C > t.ParentC {
-		return view{}, fmt.Errorf("tensor %v: bad shape or channel view", t)
+	if err := gpu.CheckTensor(t, len(buf.data)); err != nil {
+		return view{}, err
 	}
 	start := t.Off + t.C0
 	end := t.Off + t.N*t.H*t.W*t.ParentC
-	if t.Off < 0 || end > len(buf.data) {
-		return view{}, fmt.Errorf("tensor %v at %d: outside buffer of %d", t, t.Off, len(buf.data))
-	}
 	return view{data: buf.data[start:end], n: t.N, c: t.C, h: t.H, w: t.W, ld: t.ParentC}, nil
 }
 

@@ -345,13 +345,10 @@ func resolve(t gpu.Tensor) (view, error) {
 		}
 		return view{}, errForeign
 	}
-	if t.N <= 0 || t.C <= 0 || t.H <= 0 || t.W <= 0 || t.C0 < 0 || t.C0+t.C > t.ParentC {
-		return view{}, fmt.Errorf("tensor %v: bad shape or channel view", t)
+	if err := gpu.CheckTensor(t, buf.n); err != nil {
+		return view{}, err
 	}
 	hw := t.H * t.W
-	if t.Off < 0 || t.Off+t.N*t.ParentC*hw > buf.n {
-		return view{}, fmt.Errorf("tensor %v at %d: outside buffer of %d", t, t.Off, buf.n)
-	}
 	return view{ptr: buf.ptr + lib.DevicePtr(4*(t.Off+t.C0*hw)), n: t.N, c: t.C, h: t.H, w: t.W, stride: t.ParentC * hw}, nil
 }
 

@@ -1,6 +1,7 @@
 package gputest
 
 import (
+	"math/rand/v2"
 	"slices"
 
 	"repro/gpu"
@@ -38,7 +39,7 @@ func datasetCases() []Case {
 	var out []Case
 	for _, c := range cs {
 		out = append(out, newCase(join("dataset", c.name), func(e *env) {
-			spec := e.datasetSpec(20, 3, c.size)
+			spec := RandomDataset(e.rng, 20, 3, c.size)
 			d, err := e.b.NewDataset(spec)
 			e.do("NewDataset", err)
 			if d.Len() != spec.N || d.Size() != spec.Size {
@@ -81,19 +82,28 @@ func datasetCases() []Case {
 	return out
 }
 
-// datasetSpec makes n random images of c x size x size with random labels,
-// random per-image affine maps and random normalization planes.
-func (e *env) datasetSpec(n, c, size int) gpu.DatasetSpec {
+// RandomDataset makes n random images of c x size x size drawn from rng,
+// with random labels (10 classes), random per-image affine maps and random
+// normalization planes: the data set of the conformance suite's batch
+// building cases, shared with the kernels' host tests.
+func RandomDataset(rng *rand.Rand, n, c, size int) gpu.DatasetSpec {
+	uniform := func(n int, lo, hi float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(lo + (hi-lo)*rng.Float64())
+		}
+		return v
+	}
 	plane := c * size * size
 	d := gpu.DatasetSpec{N: n, C: c, Size: size, Classes: 10,
 		Pixels: make([]uint8, n*plane), Labels: make([]uint8, n),
-		ImageScale: e.uniform(n, 0.5/255, 2.0/255), ImageShift: e.uniform(n, -0.5, 0.5),
-		Mean: e.uniform(plane, 0, 1), Scale: e.uniform(plane, 0.5, 2)}
+		ImageScale: uniform(n, 0.5/255, 2.0/255), ImageShift: uniform(n, -0.5, 0.5),
+		Mean: uniform(plane, 0, 1), Scale: uniform(plane, 0.5, 2)}
 	for i := range d.Pixels {
-		d.Pixels[i] = uint8(e.rng.IntN(256))
+		d.Pixels[i] = uint8(rng.IntN(256))
 	}
 	for i := range d.Labels {
-		d.Labels[i] = uint8(e.rng.IntN(d.Classes))
+		d.Labels[i] = uint8(rng.IntN(d.Classes))
 	}
 	return d
 }

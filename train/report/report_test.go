@@ -56,27 +56,14 @@ func parse(t *testing.T, text string) train.Experiment {
 	return exps[0]
 }
 
-// writeRows writes a metrics.csv as train writes it (same header and
-// number formats), with the validation columns when withVal.
+// writeRows writes a metrics.csv with train's own writer, with the
+// validation columns when withVal.
 func writeRows(t *testing.T, dir string, rows []train.EpochRow, withVal bool) {
 	t.Helper()
-	var sb strings.Builder
-	sb.WriteString("epoch,lr,train_loss,train_error,test_loss,test_error")
-	if withVal {
-		sb.WriteString(",val_loss,val_error")
-	}
-	sb.WriteString(",seconds,images_per_s\n")
-	for _, r := range rows {
-		fmt.Fprintf(&sb, "%d,%g,%.5f,%.3f,%.5f,%.3f", r.Epoch, r.LR, r.TrainLoss, r.TrainError, r.TestLoss, r.TestError)
-		if withVal {
-			fmt.Fprintf(&sb, ",%.5f,%.3f", r.ValLoss, r.ValError)
-		}
-		fmt.Fprintf(&sb, ",%.1f,%.1f\n", r.Seconds, r.ImagesPerSec)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte(sb.String()), 0o644); err != nil {
+	if err := train.WriteMetrics(filepath.Join(dir, train.MetricsFile), rows, withVal); err != nil {
 		t.Fatal(err)
 	}
 }
