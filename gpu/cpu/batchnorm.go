@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"repro/gpu"
+	"repro/gpu/cpu/vec"
 )
 
 // batchNorm is spatial batch normalization planned for one shape. Statistics
@@ -224,51 +225,20 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.
 
 // run handles pixels [lo, hi) on worker w.
 func (bn *batchNorm) run(w, lo, hi int) {
-	C := bn.s.C
-	k0, k1, k2 := bn.k0[:C], bn.k1[:C], bn.k2[:C]
+	C, rows := bn.s.C, hi-lo
+	x := bn.x.from(lo)
 	switch bn.phase {
 	case bnStats:
 		red := bn.b.red[w][:2*C]
 		clear(red)
-		s1, s2 := red[:C], red[C:2*C]
-		for p := lo; p < hi; p++ {
-			for c, v := range bn.x.row(p) {
-				f := float64(v)
-				s1[c] += f
-				s2[c] += f * f
-			}
-		}
+		vec.Sums(red[:C], red[C:], x, bn.x.ld, rows, C)
 	case bnAffine:
-		for p := lo; p < hi; p++ {
-			y := bn.y.row(p)
-			for c, v := range bn.x.row(p) {
-				y[c] = v*k1[c] + k0[c]
-			}
-		}
+		vec.Affine(bn.y.from(lo), bn.y.ld, x, bn.x.ld, bn.k1, bn.k0, rows, C)
 	case bnGradStats:
 		red := bn.b.red[w][:2*C]
 		clear(red)
-		s1, s2 := red[:C], red[C:2*C]
-		for p := lo; p < hi; p++ {
-			x := bn.x.row(p)
-			for c, g := range bn.dy.row(p) {
-				f := float64(g)
-				s1[c] += f
-				s2[c] += f * float64(x[c])
-			}
-		}
+		vec.GradSums(red[:C], red[C:], bn.dy.from(lo), bn.dy.ld, x, bn.x.ld, rows, C)
 	case bnGrad:
-		for p := lo; p < hi; p++ {
-			x, dx := bn.x.row(p), bn.dx.row(p)
-			if bn.accumulate {
-				for c, g := range bn.dy.row(p) {
-					dx[c] += g*k1[c] + x[c]*k2[c] + k0[c]
-				}
-			} else {
-				for c, g := range bn.dy.row(p) {
-					dx[c] = g*k1[c] + x[c]*k2[c] + k0[c]
-				}
-			}
-		}
+		vec.AffineGrad(bn.dx.from(lo), bn.dx.ld, bn.dy.from(lo), bn.dy.ld, x, bn.x.ld, bn.k1, bn.k2, bn.k0, rows, C, bn.accumulate)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"repro/gpu"
+	"repro/gpu/cpu/vec"
 )
 
 // gemmRows is the number of output pixels one GEMM call covers: enough rows
@@ -25,10 +26,12 @@ type conv struct {
 	transposed bool // stride 1: dx is dy convolved with the flipped kernel
 	group      int  // images per GEMM
 	wt         []float32
-	wtFlip     []float32 // transposed path: [(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q]
-	colsLen    int       // scratch: im2col of x
-	dcolsLen   int       // scratch: the panel of dx's GEMM
-	dwLen      int       // scratch: this worker's partial weight gradient
+	wtFlip     []float32  // transposed path: [(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q]
+	colsLen    int        // scratch: im2col of x
+	dcolsLen   int        // scratch: the panel of dx's GEMM
+	dwLen      int        // scratch: this worker's partial weight gradient
+	window     vec.Window // im2col of x
+	windowT    vec.Window // transposed path: im2col of dy
 
 	// state of the current call, read by run
 	phase      int
@@ -67,6 +70,8 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 		c.dcolsLen = c.group * s.InH * s.InW * s.Kernel * s.Kernel * s.OutC
 	}
 	c.dwLen = c.kk * s.OutC
+	c.window = vec.Window{H: s.InH, W: s.InW, OH: c.oh, OW: c.ow, K: s.Kernel, Stride: s.Stride, Pad: s.Pad}
+	c.windowT = vec.Window{H: c.oh, W: c.ow, OH: s.InH, OW: s.InW, K: s.Kernel, Stride: 1, Pad: s.Kernel - 1 - s.Pad}
 	b.growScratch(c.colsLen+c.dcolsLen+c.dwLen, 0)
 	return c, nil
 }
@@ -197,7 +202,7 @@ func (c *conv) run(w, lo, hi int) {
 		if c.direct {
 			a, lda = c.x.data[n0*ihw*c.x.ld:], c.x.ld
 		} else {
-			im2col(cols, c.x, s.InC, s.InH, s.InW, c.oh, c.ow, s.Kernel, s.Stride, s.Pad, n0, g)
+			vec.Im2col(cols, c.x.from(n0*ihw), c.x.ld, s.InC, g, c.window)
 		}
 		if c.phase == convForward {
 			gemm.Sgemm(false, false, rows, s.OutC, c.kk, 1, a, lda, c.wt, s.OutC, 0, c.y.data[n0*ohw*c.y.ld:], c.y.ld)
@@ -218,7 +223,7 @@ func (c *conv) run(w, lo, hi int) {
 			gemm.Sgemm(false, true, rows, s.InC, s.OutC, 1, dy, c.dy.ld, c.wt, s.OutC, beta, dx, c.dx.ld)
 		case c.transposed:
 			kkT := s.Kernel * s.Kernel * s.OutC
-			im2col(dcols, c.dy, s.OutC, c.oh, c.ow, s.InH, s.InW, s.Kernel, 1, s.Kernel-1-s.Pad, n0, g)
+			vec.Im2col(dcols, c.dy.from(n0*ohw), c.dy.ld, s.OutC, g, c.windowT)
 			gemm.Sgemm(false, false, g*ihw, s.InC, kkT, 1, dcols, kkT, c.wtFlip, s.InC, beta, dx, c.dx.ld)
 		default:
 			gemm.Sgemm(false, true, rows, c.kk, s.OutC, 1, dy, c.dy.ld, c.wt, s.OutC, 0, dcols, c.kk)
@@ -228,50 +233,6 @@ func (c *conv) run(w, lo, hi int) {
 				}
 			}
 			c.col2im(dcols, n0, g)
-		}
-	}
-}
-
-// im2col writes, for each output pixel of images [n0, n0+g) of src (C
-// channels of H x W, OH x OW outputs), the K x K input pixels its kernel
-// covers, C channels each, 0 outside the image: row r = (n, i, j), column
-// (p*K+q)*C + c.
-func im2col(cols []float32, src view, C, H, W, OH, OW, K, S, P, n0, g int) {
-	kk := K * K * C
-	r := 0
-	for n := n0; n < n0+g; n++ {
-		for i := 0; i < OH; i++ {
-			for j := 0; j < OW; j++ {
-				row := cols[r*kk : (r+1)*kk]
-				r++
-				seg := 0
-				iw0 := j*S - P
-				for p := 0; p < K; p++ {
-					ih := i*S + p - P
-					if ih < 0 || ih >= H {
-						clear(row[seg : seg+K*C])
-						seg += K * C
-						continue
-					}
-					base := (n*H + ih) * W
-					if src.ld == C && iw0 >= 0 && iw0+K <= W {
-						// a row of K adjacent pixels: one copy
-						copy(row[seg:seg+K*C], src.data[(base+iw0)*C:(base+iw0+K)*C])
-						seg += K * C
-						continue
-					}
-					for q := 0; q < K; q++ {
-						iw := iw0 + q
-						dst := row[seg : seg+C]
-						seg += C
-						if iw < 0 || iw >= W {
-							clear(dst)
-							continue
-						}
-						copy(dst, src.row(base+iw))
-					}
-				}
-			}
 		}
 	}
 }

@@ -184,6 +184,9 @@ type view struct {
 // pix is the number of pixels, N*H*W.
 func (v view) pix() int { return v.n * v.h * v.w }
 
+// from returns the data from pixel p on: row p-relative r is at r*ld.
+func (v view) from(p int) []float32 { return v.data[p*v.ld:] }
+
 // row returns the C channels of pixel p (p = (n*H+h)*W+w).
 func (v view) row(p int) []float32 {
 	o := p * v.ld

@@ -1,0 +1,118 @@
+package vec
+
+import "math"
+
+// The Go loops: what a build without cgo runs, and the reference the C loops
+// are tested against. Each has the math of its exported function.
+
+func refReLU(y []float32, ldy int, x []float32, ldx int, rows, c int) {
+	for r := 0; r < rows; r++ {
+		yr, xr := y[r*ldy:r*ldy+c], x[r*ldx:r*ldx+c]
+		for j, v := range xr {
+			yr[j] = max(v, 0)
+		}
+	}
+}
+
+func refReLUBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32, ldy int, rows, c int) {
+	for r := 0; r < rows; r++ {
+		dxr, dyr, yr := dx[r*lddx:r*lddx+c], dy[r*lddy:r*lddy+c], y[r*ldy:r*ldy+c]
+		for j, v := range yr {
+			// Half the signs are random, so a branch on y > 0 would
+			// mispredict half the time. Mask dy's bits instead: y > 0
+			// exactly when its bits, as int32, are in (0, +Inf] (this
+			// excludes zeros, negatives and NaNs).
+			var keep uint32
+			if uint32(int32(math.Float32bits(v))-1) < 0x7f800000 {
+				keep = ^uint32(0)
+			}
+			dxr[j] = math.Float32frombits(math.Float32bits(dyr[j]) & keep)
+		}
+	}
+}
+
+func refAffine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int) {
+	k1, k0 = k1[:c], k0[:c]
+	for r := 0; r < rows; r++ {
+		yr, xr := y[r*ldy:r*ldy+c], x[r*ldx:r*ldx+c]
+		for j, v := range xr {
+			yr[j] = v*k1[j] + k0[j]
+		}
+	}
+}
+
+func refAffineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
+	k1, k2, k0 = k1[:c], k2[:c], k0[:c]
+	for r := 0; r < rows; r++ {
+		dxr, dyr, xr := dx[r*lddx:r*lddx+c], dy[r*lddy:r*lddy+c], x[r*ldx:r*ldx+c]
+		if accumulate {
+			for j, g := range dyr {
+				dxr[j] += g*k1[j] + xr[j]*k2[j] + k0[j]
+			}
+		} else {
+			for j, g := range dyr {
+				dxr[j] = g*k1[j] + xr[j]*k2[j] + k0[j]
+			}
+		}
+	}
+}
+
+func refSumsSq(s1, s2 []float64, x []float32, ldx int, rows, c int) {
+	s1, s2 = s1[:c], s2[:c]
+	for r := 0; r < rows; r++ {
+		for j, v := range x[r*ldx : r*ldx+c] {
+			f := float64(v)
+			s1[j] += f
+			s2[j] += f * f
+		}
+	}
+}
+
+func refSumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, rows, c int) {
+	s1, s2 = s1[:c], s2[:c]
+	for r := 0; r < rows; r++ {
+		xr := x[r*ldx : r*ldx+c]
+		for j, g := range dy[r*lddy : r*lddy+c] {
+			f := float64(g)
+			s1[j] += f
+			s2[j] += f * float64(xr[j])
+		}
+	}
+}
+
+func refIm2col(cols []float32, x []float32, ldx, c, images int, w Window) {
+	K := w.K
+	kc := K * c
+	r := 0
+	for n := 0; n < images; n++ {
+		for i := 0; i < w.OH; i++ {
+			for j := 0; j < w.OW; j++ {
+				row := cols[r*K*kc : (r+1)*K*kc]
+				r++
+				iw0 := j*w.Stride - w.Pad
+				for p := 0; p < K; p++ {
+					seg := row[p*kc : (p+1)*kc]
+					ih := i*w.Stride + p - w.Pad
+					if ih < 0 || ih >= w.H {
+						clear(seg)
+						continue
+					}
+					base := (n*w.H + ih) * w.W
+					if ldx == c && iw0 >= 0 && iw0+K <= w.W {
+						// a row of K adjacent pixels: one copy
+						copy(seg, x[(base+iw0)*c:(base+iw0+K)*c])
+						continue
+					}
+					for q := 0; q < K; q++ {
+						dst := seg[q*c : (q+1)*c]
+						if iw := iw0 + q; iw >= 0 && iw < w.W {
+							copy(dst, x[(base+iw)*ldx:])
+						} else {
+							clear(dst)
+						}
+					}
+				}
+			}
+		}
+	}
+}
