@@ -25,11 +25,13 @@ test: vet
 	$(GO) test -timeout 20m ./...
 	$(GO) test -timeout 10m -tags cuda ./gpu/cuda/... ./gpu/backends/... ./kernels/
 
-# Training speed of our CPU backend and of PyTorch's CPU build, side by side,
-# alternating, on the same batch and threads (see README, "Speed").
+# Training speed of our CPU backend and of PyTorch's CPU build (as shipped and
+# with jemalloc tuned), side by side, alternating, on the same batch and
+# threads, with and without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE; one table of
+# medians and ratios (see README, "Speed").
+ROUNDS ?= 3
 bench-cpu: build
-	./repro bench -backend cpu -models $(MODELS)
-	/usr/bin/python3 bench/torch_reference.py --device cpu --threads 2 --models $(MODELS)
+	/usr/bin/python3 bench/cpu_side_by_side.py --repro ./repro --models $(MODELS) --rounds $(ROUNDS)
 
 bench: bench-cpu
 
