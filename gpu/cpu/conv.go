@@ -22,6 +22,14 @@ const gemmRows = 1024
 // when OutC is not a multiple of 16 (DenseNet's 12 new channels): OpenBLAS
 // runs such a narrow output 35% slower (51 against 70 GFLOP/s per thread
 // at 12 x 1440 x 1024), so it is summed as dWt^T[OutC][K*K*InC] = dY^T Cols.
+//
+// On the transposed path, which already has DCols = im2col of dY with the
+// flipped window for dx, the weight gradient comes from DCols instead, with
+// no im2col of x at all: as w[o][c][p][q] meets x[i+p-Pad][j+q-Pad] and
+// dY[i][j], summing over input pixels instead of output pixels gives
+// dw[o][c][K-1-p][K-1-q] = sum over pixels of DCols[(p*K+q)*OutC+o] x[c],
+// a GEMM dR[K*K*OutC][InC] = DCols^T X straight from x's rows. That is one
+// im2col of three per convolution saved (the widest one in DenseNet).
 type conv struct {
 	b          *Backend
 	s          gpu.ConvSpec
@@ -31,7 +39,8 @@ type conv struct {
 	transposed bool // stride 1: dx is dy convolved with the flipped kernel
 	group      int  // images per GEMM
 	wt         []float32
-	dwByOut    bool // the partial weight gradients are dWt^T
+	dwByOut    bool       // the partial weight gradients are dWt^T
+	dwFromDY   bool       // this call's partial weight gradients are dR (transposed path)
 	wtFlip     []float32  // transposed path: [(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q]
 	colsLen    int        // scratch: im2col of x
 	dcolsLen   int        // scratch: the panel of dx's GEMM
@@ -164,7 +173,8 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 			return fmt.Errorf("cpu conv backward dx: %w", err)
 		}
 	}
-	c.repack(wd, c.wantDX && c.transposed)
+	c.dwFromDY = c.wantDX && c.transposed
+	c.repack(wd, c.dwFromDY)
 	c.phase, c.x, c.dy, c.accumulate = convBackward, vx, vdy, accumulate
 	workers := min(c.b.pool.n, c.s.N)
 	c.b.pool.run(c, c.s.N)
@@ -179,7 +189,10 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 			dst := dwd[(o*s.InC+ci)*k2 : (o*s.InC+ci+1)*k2]
 			for pq := range dst {
 				i := off + (pq*s.InC+ci)*s.OutC + o
-				if c.dwByOut {
+				switch {
+				case c.dwFromDY:
+					i = off + ((k2-1-pq)*s.OutC+o)*s.InC + ci
+				case c.dwByOut:
 					i = off + o*c.kk + pq*s.InC + ci
 				}
 				var sum float32
@@ -209,6 +222,18 @@ func (c *conv) run(w, lo, hi int) {
 	for n0 := lo; n0 < hi; n0 += c.group {
 		g := min(c.group, hi-n0)
 		rows := g * ohw
+		if c.dwFromDY && c.phase == convBackward {
+			// dR and dx from DCols; see the type's comment
+			kkT := s.Kernel * s.Kernel * s.OutC
+			vec.Im2col(dcols, c.dy.from(n0*ohw), c.dy.ld, s.OutC, g, c.windowT)
+			gemm.Sgemm(true, false, kkT, s.InC, g*ihw, 1, dcols, kkT, c.x.from(n0*ihw), c.x.ld, 1, dwt, s.InC)
+			beta := float32(0)
+			if c.accumulate {
+				beta = 1
+			}
+			gemm.Sgemm(false, false, g*ihw, s.InC, kkT, 1, dcols, kkT, c.wtFlip, s.InC, beta, c.dx.from(n0*ihw), c.dx.ld)
+			continue
+		}
 		a, lda := cols, c.kk
 		if c.direct {
 			a, lda = c.x.data[n0*ihw*c.x.ld:], c.x.ld
@@ -236,10 +261,6 @@ func (c *conv) run(w, lo, hi int) {
 		switch {
 		case c.direct:
 			gemm.Sgemm(false, true, rows, s.InC, s.OutC, 1, dy, c.dy.ld, c.wt, s.OutC, beta, dx, c.dx.ld)
-		case c.transposed:
-			kkT := s.Kernel * s.Kernel * s.OutC
-			vec.Im2col(dcols, c.dy.from(n0*ohw), c.dy.ld, s.OutC, g, c.windowT)
-			gemm.Sgemm(false, false, g*ihw, s.InC, kkT, 1, dcols, kkT, c.wtFlip, s.InC, beta, dx, c.dx.ld)
 		default:
 			gemm.Sgemm(false, true, rows, c.kk, s.OutC, 1, dy, c.dy.ld, c.wt, s.OutC, 0, dcols, c.kk)
 			if !c.accumulate {
