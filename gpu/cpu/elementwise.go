@@ -183,14 +183,13 @@ func (e *elementwise) run(_, lo, hi int) {
 	case ewReLUBack:
 		vec.ReLUBackward(e.y.from(lo), e.y.ld, e.s.from(lo), e.s.ld, e.a.from(lo), e.a.ld, hi-lo, e.a.c)
 	case ewAdd:
-		for p := lo; p < hi; p++ {
-			y, s := e.y.row(p), e.s.row(p)
-			for c, v := range e.a.row(p) {
-				y[c] = v + s[c]
-			}
-		}
+		vec.Add(e.y.from(lo), e.y.ld, e.a.from(lo), e.a.ld, e.s.from(lo), e.s.ld, hi-lo, e.a.c)
 	case ewResidual:
 		a := e.a
+		if e.f == 1 && e.s.c == a.c { // the identity shortcut
+			vec.Add(e.y.from(lo), e.y.ld, a.from(lo), a.ld, e.s.from(lo), e.s.ld, hi-lo, a.c)
+			return
+		}
 		for p := lo; p < hi; p++ {
 			n, i, j := p/(a.h*a.w), p/a.w%a.h, p%a.w
 			y, s := e.y.row(p), e.s.row((n*e.s.h+i*e.f)*e.s.w+j*e.f)
@@ -204,6 +203,10 @@ func (e *elementwise) run(_, lo, hi int) {
 		}
 	case ewShortcutBack:
 		ds, dy := e.y, e.a
+		if e.f == 1 && ds.c == dy.c { // the identity shortcut
+			vec.CopyAdd(ds.from(lo), ds.ld, dy.from(lo), dy.ld, hi-lo, ds.c, e.accumulate)
+			return
+		}
 		for p := lo; p < hi; p++ {
 			n, i, j := p/(ds.h*ds.w), p/ds.w%ds.h, p%ds.w
 			out := ds.row(p)

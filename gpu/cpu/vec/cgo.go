@@ -97,6 +97,34 @@ VEC static void vec_sums_dot(double *restrict s1, double *restrict s2, const flo
 	}
 }
 
+VEC static void vec_add(float *y, long ldy, const float *a, long lda, const float *b, long ldb, long rows, long c) {
+	if (ldy == c && lda == c && ldb == c) {
+		c *= rows;
+		rows = 1;
+	}
+	for (long r = 0; r < rows; r++) {
+		float *yr = y + r * ldy;
+		const float *ar = a + r * lda, *br = b + r * ldb;
+		for (long j = 0; j < c; j++) yr[j] = ar[j] + br[j];
+	}
+}
+
+VEC static void vec_copy_add(float *y, long ldy, const float *x, long ldx, long rows, long c, int accumulate) {
+	if (ldy == c && ldx == c) {
+		c *= rows;
+		rows = 1;
+	}
+	for (long r = 0; r < rows; r++) {
+		float *yr = y + r * ldy;
+		const float *xr = x + r * ldx;
+		if (accumulate) {
+			for (long j = 0; j < c; j++) yr[j] += xr[j];
+		} else {
+			for (long j = 0; j < c; j++) yr[j] = xr[j];
+		}
+	}
+}
+
 VEC static void vec_im2col(float *restrict cols, const float *restrict x, long ldx, long c, long images,
 		long H, long W, long OH, long OW, long K, long S, long P) {
 	long kc = K * c;
@@ -178,4 +206,16 @@ func sumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, row
 func im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 	C.vec_im2col(f32(cols), f32(x), C.long(ldx), C.long(c), C.long(images),
 		C.long(w.H), C.long(w.W), C.long(w.OH), C.long(w.OW), C.long(w.K), C.long(w.Stride), C.long(w.Pad))
+}
+
+func add(y []float32, ldy int, a []float32, lda int, b []float32, ldb int, rows, c int) {
+	C.vec_add(f32(y), C.long(ldy), f32(a), C.long(lda), f32(b), C.long(ldb), C.long(rows), C.long(c))
+}
+
+func copyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate bool) {
+	acc := C.int(0)
+	if accumulate {
+		acc = 1
+	}
+	C.vec_copy_add(f32(y), C.long(ldy), f32(x), C.long(ldx), C.long(rows), C.long(c), acc)
 }

@@ -34,3 +34,11 @@ func sumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, row
 func im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 	refIm2col(cols, x, ldx, c, images, w)
 }
+
+func add(y []float32, ldy int, a []float32, lda int, b []float32, ldb int, rows, c int) {
+	refAdd(y, ldy, a, lda, b, ldb, rows, c)
+}
+
+func copyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate bool) {
+	refCopyAdd(y, ldy, x, ldx, rows, c, accumulate)
+}

@@ -116,3 +116,25 @@ func refIm2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 		}
 	}
 }
+
+func refAdd(y []float32, ldy int, a []float32, lda int, b []float32, ldb int, rows, c int) {
+	for r := 0; r < rows; r++ {
+		yr, ar, br := y[r*ldy:r*ldy+c], a[r*lda:r*lda+c], b[r*ldb:r*ldb+c]
+		for j, v := range ar {
+			yr[j] = v + br[j]
+		}
+	}
+}
+
+func refCopyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate bool) {
+	for r := 0; r < rows; r++ {
+		yr, xr := y[r*ldy:r*ldy+c], x[r*ldx:r*ldx+c]
+		if !accumulate {
+			copy(yr, xr)
+			continue
+		}
+		for j, v := range xr {
+			yr[j] += v
+		}
+	}
+}

@@ -135,3 +135,24 @@ func Im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 	}
 	im2col(cols, x, ldx, c, images, w)
 }
+
+// Add computes y = a + b; y may be a or b.
+func Add(y []float32, ldy int, a []float32, lda int, b []float32, ldb int, rows, c int) {
+	fits("add y", y, rows, c, ldy)
+	fits("add a", a, rows, c, lda)
+	fits("add b", b, rows, c, ldb)
+	if rows == 0 || c == 0 {
+		return
+	}
+	add(y, ldy, a, lda, b, ldb, rows, c)
+}
+
+// CopyAdd computes y = x, or y += x when accumulate is set.
+func CopyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate bool) {
+	fits("copy-add y", y, rows, c, ldy)
+	fits("copy-add x", x, rows, c, ldx)
+	if rows == 0 || c == 0 {
+		return
+	}
+	copyAdd(y, ldy, x, ldx, rows, c, accumulate)
+}

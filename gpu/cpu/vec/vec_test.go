@@ -225,3 +225,30 @@ func TestIm2col(t *testing.T) {
 		}
 	}
 }
+
+func TestAddAndCopyAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, s := range shapes {
+		n := length(s.rows, s.ld, s.c)
+		a, b := random(rng, n), random(rng, n)
+		got := append([]float32(nil), a...)
+		want := append([]float32(nil), a...)
+		Add(got, s.ld, a, s.ld, b, s.ld, s.rows, s.c)
+		refAdd(want, s.ld, a, s.ld, b, s.ld, s.rows, s.c)
+		same(t, "add", s.rows, s.c, s.ld, got, want, 0)
+		for r := 0; r < s.rows; r++ {
+			if i := r * s.ld; got[i] != a[i]+b[i] {
+				t.Fatalf("add row %d: %v, want %v", r, got[i], a[i]+b[i])
+			}
+		}
+		Add(a, s.ld, a, s.ld, b, s.ld, s.rows, s.c) // in place
+		same(t, "add in place", s.rows, s.c, s.ld, a, want, 0)
+		for _, acc := range []bool{false, true} {
+			got := random(rng, n)
+			want := append([]float32(nil), got...)
+			CopyAdd(got, s.ld, b, s.ld, s.rows, s.c, acc)
+			refCopyAdd(want, s.ld, b, s.ld, s.rows, s.c, acc)
+			same(t, "copy-add", s.rows, s.c, s.ld, got, want, 0)
+		}
+	}
+}
