@@ -15,6 +15,7 @@ package cpu
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 
 	"repro/gpu"
@@ -44,6 +45,9 @@ type Backend struct {
 	// reductions), grown only by planners.
 	red    [][]float64
 	closed bool
+	// noWinograd turns F(2x2, 3x3) convolutions off (REPRO_CPU_WINOGRAD=0),
+	// for comparing them with plain GEMM convolutions.
+	noWinograd bool
 
 	// Task state of the ops that have no plan object, kept here so that
 	// handing them to the pool allocates nothing.
@@ -70,7 +74,7 @@ func NewWithGEMM(opts gpu.Options, newGEMM func() gemm.Impl, why string) (*Backe
 	if threads == 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	b := &Backend{gemmWhy: why, pool: newPool(threads)}
+	b := &Backend{gemmWhy: why, pool: newPool(threads), noWinograd: os.Getenv("REPRO_CPU_WINOGRAD") == "0"}
 	for w := 0; w < threads; w++ {
 		b.gemm = append(b.gemm, newGEMM())
 	}

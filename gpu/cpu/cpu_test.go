@@ -34,4 +34,15 @@ func TestConformance(t *testing.T) {
 			})
 		}
 	}
+	// Convolutions as GEMMs of im2col only, as REPRO_CPU_WINOGRAD=0 runs
+	// them (the suite above runs 3x3 forwards by Winograd).
+	t.Run("no-winograd", func(t *testing.T) {
+		t.Setenv("REPRO_CPU_WINOGRAD", "0")
+		b, err := cpu.New(gpu.Options{Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		gputest.Run(t, b, 2e-5)
+	})
 }

@@ -3,7 +3,7 @@
 package vec
 
 /*
-#cgo CFLAGS: -O3
+#cgo CFLAGS: -O3 -fopenmp-simd
 #include <stddef.h>
 
 // Each loop is compiled three times, for x86-64-v4 (AVX-512), v3 (AVX2, FMA)
@@ -125,6 +125,100 @@ VEC static void vec_copy_add(float *y, long ldy, const float *x, long ldx, long 
 	}
 }
 
+// Winograd F(2x2, 3x3): see vec.go. Inner loops run over channels, 16
+// input rows (or the zero row) in, 16 matrices out, or back; the rows are
+// named one by one so that gcc sees loop-invariant pointers and vectorizes.
+static void winograd_input_tile(float *restrict o, long ks, const float *const *d, long c) {
+	const float *restrict d00 = d[0], *restrict d01 = d[1], *restrict d02 = d[2], *restrict d03 = d[3];
+	const float *restrict d10 = d[4], *restrict d11 = d[5], *restrict d12 = d[6], *restrict d13 = d[7];
+	const float *restrict d20 = d[8], *restrict d21 = d[9], *restrict d22 = d[10], *restrict d23 = d[11];
+	const float *restrict d30 = d[12], *restrict d31 = d[13], *restrict d32 = d[14], *restrict d33 = d[15];
+	float *restrict o0 = o, *restrict o1 = o + ks, *restrict o2 = o + 2 * ks, *restrict o3 = o + 3 * ks;
+	float *restrict o4 = o + 4 * ks, *restrict o5 = o + 5 * ks, *restrict o6 = o + 6 * ks, *restrict o7 = o + 7 * ks;
+	float *restrict o8 = o + 8 * ks, *restrict o9 = o + 9 * ks, *restrict o10 = o + 10 * ks, *restrict o11 = o + 11 * ks;
+	float *restrict o12 = o + 12 * ks, *restrict o13 = o + 13 * ks, *restrict o14 = o + 14 * ks, *restrict o15 = o + 15 * ks;
+	// gcc 12 does not vectorize this loop on its own ("no vectype"); with
+	// 32 restrict streams it is safe to tell it to.
+#pragma omp simd
+	for (long ch = 0; ch < c; ch++) {
+		// B^T d, column by column: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
+		float r00 = d00[ch] - d20[ch], r01 = d01[ch] - d21[ch], r02 = d02[ch] - d22[ch], r03 = d03[ch] - d23[ch];
+		float r10 = d10[ch] + d20[ch], r11 = d11[ch] + d21[ch], r12 = d12[ch] + d22[ch], r13 = d13[ch] + d23[ch];
+		float r20 = d20[ch] - d10[ch], r21 = d21[ch] - d11[ch], r22 = d22[ch] - d12[ch], r23 = d23[ch] - d13[ch];
+		float r30 = d10[ch] - d30[ch], r31 = d11[ch] - d31[ch], r32 = d12[ch] - d32[ch], r33 = d13[ch] - d33[ch];
+		// (B^T d) B, row by row
+		o0[ch] = r00 - r02; o1[ch] = r01 + r02; o2[ch] = r02 - r01; o3[ch] = r01 - r03;
+		o4[ch] = r10 - r12; o5[ch] = r11 + r12; o6[ch] = r12 - r11; o7[ch] = r11 - r13;
+		o8[ch] = r20 - r22; o9[ch] = r21 + r22; o10[ch] = r22 - r21; o11[ch] = r21 - r23;
+		o12[ch] = r30 - r32; o13[ch] = r31 + r32; o14[ch] = r32 - r31; o15[ch] = r31 - r33;
+	}
+}
+
+VEC static void vec_winograd_input(float *restrict v, const float *restrict x, long ldx, long c, long images,
+		long H, long W, long OH, long OW, long P, const float *restrict zero) {
+	long th = (OH + 1) / 2, tw = (OW + 1) / 2, T = images * th * tw, t = 0;
+	const float *d[16];
+	for (long n = 0; n < images; n++) {
+		for (long ti = 0; ti < th; ti++) {
+			for (long tj = 0; tj < tw; tj++, t++) {
+				for (long a = 0; a < 4; a++) {
+					for (long b = 0; b < 4; b++) {
+						long ih = 2 * ti - P + a, iw = 2 * tj - P + b;
+						d[a * 4 + b] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n * H + ih) * W + iw) * ldx : zero;
+					}
+				}
+				winograd_input_tile(v + t * c, T * c + 16, d, c);
+			}
+		}
+	}
+}
+
+// The four outputs of a tile may all be the same sink row (edge tiles), so
+// they are not restrict; m is. A^T M takes rows m0 + m1 + m2 and
+// m1 - m2 - m3, column by column; (A^T M) A does the same along rows.
+static void winograd_output_tile(float *y00, float *y01, float *y10, float *y11, const float *restrict m, long ks, long c, int accumulate) {
+	const float *restrict m0 = m, *restrict m1 = m + ks, *restrict m2 = m + 2 * ks, *restrict m3 = m + 3 * ks;
+	const float *restrict m4 = m + 4 * ks, *restrict m5 = m + 5 * ks, *restrict m6 = m + 6 * ks, *restrict m7 = m + 7 * ks;
+	const float *restrict m8 = m + 8 * ks, *restrict m9 = m + 9 * ks, *restrict m10 = m + 10 * ks, *restrict m11 = m + 11 * ks;
+	const float *restrict m12 = m + 12 * ks, *restrict m13 = m + 13 * ks, *restrict m14 = m + 14 * ks, *restrict m15 = m + 15 * ks;
+#define WINOGRAD_OUT(OP) \
+	for (long ch = 0; ch < c; ch++) { \
+		float s00 = m0[ch] + m4[ch] + m8[ch], s01 = m1[ch] + m5[ch] + m9[ch]; \
+		float s02 = m2[ch] + m6[ch] + m10[ch], s03 = m3[ch] + m7[ch] + m11[ch]; \
+		float s10 = m4[ch] - m8[ch] - m12[ch], s11 = m5[ch] - m9[ch] - m13[ch]; \
+		float s12 = m6[ch] - m10[ch] - m14[ch], s13 = m7[ch] - m11[ch] - m15[ch]; \
+		y00[ch] OP s00 + s01 + s02; \
+		y01[ch] OP s01 - s02 - s03; \
+		y10[ch] OP s10 + s11 + s12; \
+		y11[ch] OP s11 - s12 - s13; \
+	}
+	if (accumulate) {
+		WINOGRAD_OUT(+=)
+	} else {
+		WINOGRAD_OUT(=)
+	}
+#undef WINOGRAD_OUT
+}
+
+VEC static void vec_winograd_output(float *y, long ldy, const float *restrict m, long c, long images,
+		long OH, long OW, int accumulate, float *sink) {
+	long th = (OH + 1) / 2, tw = (OW + 1) / 2, T = images * th * tw, t = 0;
+	for (long n = 0; n < images; n++) {
+		for (long ti = 0; ti < th; ti++) {
+			for (long tj = 0; tj < tw; tj++, t++) {
+				float *out[4];
+				for (long a = 0; a < 2; a++) {
+					for (long b = 0; b < 2; b++) {
+						long oh = 2 * ti + a, ow = 2 * tj + b;
+						out[a * 2 + b] = (oh < OH && ow < OW) ? y + ((n * OH + oh) * OW + ow) * ldy : sink;
+					}
+				}
+				winograd_output_tile(out[0], out[1], out[2], out[3], m + t * c, T * c + 16, c, accumulate);
+			}
+		}
+	}
+}
+
 VEC static void vec_im2col(float *restrict cols, const float *restrict x, long ldx, long c, long images,
 		long H, long W, long OH, long OW, long K, long S, long P) {
 	long kc = K * c;
@@ -218,4 +312,18 @@ func copyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate
 		acc = 1
 	}
 	C.vec_copy_add(f32(y), C.long(ldy), f32(x), C.long(ldx), C.long(rows), C.long(c), acc)
+}
+
+func winogradInput(v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
+	C.vec_winograd_input(f32(v), f32(x), C.long(ldx), C.long(c), C.long(images),
+		C.long(w.H), C.long(w.W), C.long(w.OH), C.long(w.OW), C.long(w.Pad), f32(zero))
+}
+
+func winogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, sink []float32) {
+	acc := C.int(0)
+	if accumulate {
+		acc = 1
+	}
+	C.vec_winograd_output(f32(y), C.long(ldy), f32(m), C.long(c), C.long(images),
+		C.long(w.OH), C.long(w.OW), acc, f32(sink))
 }

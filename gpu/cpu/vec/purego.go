@@ -42,3 +42,11 @@ func add(y []float32, ldy int, a []float32, lda int, b []float32, ldb int, rows,
 func copyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate bool) {
 	refCopyAdd(y, ldy, x, ldx, rows, c, accumulate)
 }
+
+func winogradInput(v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
+	refWinogradInput(v, x, ldx, c, images, w, zero)
+}
+
+func winogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, sink []float32) {
+	refWinogradOutput(y, ldy, m, c, images, w, accumulate, sink)
+}

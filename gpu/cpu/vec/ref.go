@@ -138,3 +138,74 @@ func refCopyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumul
 		}
 	}
 }
+
+func refWinogradInput(v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
+	th, tw := (w.OH+1)/2, (w.OW+1)/2
+	ks := WinogradStride(images*th*tw, c)
+	var d [16][]float32
+	t := 0
+	for n := 0; n < images; n++ {
+		for ti := 0; ti < th; ti++ {
+			for tj := 0; tj < tw; tj++ {
+				for a := 0; a < 4; a++ {
+					for b := 0; b < 4; b++ {
+						ih, iw := 2*ti-w.Pad+a, 2*tj-w.Pad+b
+						d[a*4+b] = zero[:c]
+						if ih >= 0 && ih < w.H && iw >= 0 && iw < w.W {
+							d[a*4+b] = x[((n*w.H+ih)*w.W+iw)*ldx:][:c]
+						}
+					}
+				}
+				for ch := 0; ch < c; ch++ {
+					var r [16]float32 // B^T d
+					for b := 0; b < 4; b++ {
+						d0, d1, d2, d3 := d[b][ch], d[4+b][ch], d[8+b][ch], d[12+b][ch]
+						r[b], r[4+b], r[8+b], r[12+b] = d0-d2, d1+d2, d2-d1, d1-d3
+					}
+					for a := 0; a < 4; a++ { // (B^T d) B
+						r0, r1, r2, r3 := r[4*a], r[4*a+1], r[4*a+2], r[4*a+3]
+						for b, e := range [4]float32{r0 - r2, r1 + r2, r2 - r1, r1 - r3} {
+							v[(a*4+b)*ks+t*c+ch] = e
+						}
+					}
+				}
+				t++
+			}
+		}
+	}
+}
+
+func refWinogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, _ []float32) {
+	th, tw := (w.OH+1)/2, (w.OW+1)/2
+	ks := WinogradStride(images*th*tw, c)
+	t := 0
+	for n := 0; n < images; n++ {
+		for ti := 0; ti < th; ti++ {
+			for tj := 0; tj < tw; tj++ {
+				for ch := 0; ch < c; ch++ {
+					var s [2][4]float32 // A^T M
+					for b := 0; b < 4; b++ {
+						m0, m1, m2, m3 := m[b*ks+t*c+ch], m[(4+b)*ks+t*c+ch], m[(8+b)*ks+t*c+ch], m[(12+b)*ks+t*c+ch]
+						s[0][b], s[1][b] = m0+m1+m2, m1-m2-m3
+					}
+					for a := 0; a < 2; a++ { // (A^T M) A
+						oh := 2*ti + a
+						for b, e := range [2]float32{s[a][0] + s[a][1] + s[a][2], s[a][1] - s[a][2] - s[a][3]} {
+							ow := 2*tj + b
+							if oh >= w.OH || ow >= w.OW {
+								continue
+							}
+							i := ((n*w.OH+oh)*w.OW+ow)*ldy + ch
+							if accumulate {
+								y[i] += e
+							} else {
+								y[i] = e
+							}
+						}
+					}
+				}
+				t++
+			}
+		}
+	}
+}

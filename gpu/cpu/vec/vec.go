@@ -156,3 +156,92 @@ func CopyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate
 	}
 	copyAdd(y, ldy, x, ldx, rows, c, accumulate)
 }
+
+// Winograd's F(2x2, 3x3) (Lavin and Gray 2015) computes a 3x3 stride-1
+// convolution per 2x2 output tile from the tile's 4x4 input patch d as
+// Y = A^T [ (G w G^T) ⊙ (B^T d B) ] A, with
+//
+//	B^T = | 1  0 -1  0 |   G = | 1    0    0  |   A^T = | 1  1  1  0 |
+//	      | 0  1  1  0 |       | 1/2  1/2  1/2 |         | 0  1 -1 -1 |
+//	      | 0 -1  1  0 |       | 1/2 -1/2  1/2 |
+//	      | 0  1  0 -1 |       | 0    0    1  |
+//
+// so that, summed over input channels, the 16 products become 16 GEMMs
+// M_k[tiles][out] = V_k[tiles][in] U_k[in][out] with 16 multiplies per 4
+// outputs instead of 36. Tiles run over images, then tile rows, then tile
+// columns: TH = ceil(OH/2) by TW = ceil(OW/2) per image.
+
+// WinogradTiles is the number of 2x2 output tiles of images images.
+func WinogradTiles(images int, w Window) int { return images * ((w.OH + 1) / 2) * ((w.OW + 1) / 2) }
+
+// WinogradStride is the distance from one of the 16 transformed matrices
+// of tiles x c to the next: one cache line more than their size, because
+// the transforms write (or read) all 16 at once, and 16 streams a power of
+// two apart fall into one set of an 8-way L1 cache (the input transform ran
+// 2x slower so).
+func WinogradStride(tiles, c int) int { return tiles*c + 16 }
+
+// WinogradLen is the length of 16 transformed matrices of tiles x c.
+func WinogradLen(tiles, c int) int { return 15*WinogradStride(tiles, c) + tiles*c }
+
+func winogradWindow(op string, w Window, images int) {
+	if w.K != 3 || w.Stride != 1 || w.Pad < 0 || w.H <= 0 || w.W <= 0 || w.OH != w.H+2*w.Pad-2 || w.OW != w.W+2*w.Pad-2 || w.OH <= 0 || w.OW <= 0 || images < 0 {
+		panic(fmt.Sprintf("vec: winograd %s of %d images: window %+v is not a 3x3 stride-1 convolution", op, images, w))
+	}
+}
+
+// WinogradInput writes V_k = B^T d B of every tile's input patch d (0
+// outside the image): v[k*WinogradStride(T, c) + t*c + ch] for k = 4a+b, T tiles. zero must
+// hold c zeros.
+func WinogradInput(v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
+	winogradWindow("input", w, images)
+	fits("winograd input x", x, images*w.H*w.W, c, ldx)
+	t := WinogradTiles(images, w)
+	fits("winograd input v", v, 1, WinogradLen(t, c), WinogradLen(t, c))
+	perChannel("winograd input zero", zero, c)
+	if t == 0 || c == 0 {
+		return
+	}
+	winogradInput(v, x, ldx, c, images, w, zero)
+}
+
+// WinogradOutput writes (or adds, with accumulate) Y = A^T M A of every
+// tile, M_k read from m[k*WinogradStride(T, c) + t*c + ch], to the tile's output pixels
+// inside OH x OW. sink is scratch of c values that takes the outputs of
+// edge tiles that fall outside.
+func WinogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, sink []float32) {
+	winogradWindow("output", w, images)
+	fits("winograd output y", y, images*w.OH*w.OW, c, ldy)
+	t := WinogradTiles(images, w)
+	fits("winograd output m", m, 1, WinogradLen(t, c), WinogradLen(t, c))
+	perChannel("winograd output sink", sink, c)
+	if t == 0 || c == 0 {
+		return
+	}
+	winogradOutput(y, ldy, m, c, images, w, accumulate, sink)
+}
+
+// WinogradWeight writes U_k = G w G^T of the weight w[o][i][3][3] as
+// u[(k*in + i)*out + o]: the right-hand matrices of the 16 GEMMs.
+func WinogradWeight(u, w []float32, out, in int) {
+	if len(w) < out*in*9 || len(u) < 16*in*out {
+		panic(fmt.Sprintf("vec: winograd weight: %d and %d values for %d x %d x 3 x 3", len(w), len(u), out, in))
+	}
+	for o := 0; o < out; o++ {
+		for i := 0; i < in; i++ {
+			g := w[(o*in+i)*9 : (o*in+i)*9+9]
+			var gg [4][3]float32 // G g
+			for q := 0; q < 3; q++ {
+				g0, g1, g2 := g[q], g[3+q], g[6+q]
+				gg[0][q], gg[1][q], gg[2][q], gg[3][q] = g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
+			}
+			for a := 0; a < 4; a++ { // (G g) G^T
+				g0, g1, g2 := gg[a][0], gg[a][1], gg[a][2]
+				row := [4]float32{g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2}
+				for b, v := range row {
+					u[((a*4+b)*in+i)*out+o] = v
+				}
+			}
+		}
+	}
+}

@@ -252,3 +252,94 @@ func TestAddAndCopyAdd(t *testing.T) {
 		}
 	}
 }
+
+// winogradWindows are the 3x3 stride-1 convolutions the Winograd tests run:
+// padded and not, even and odd sizes (edge tiles that stick out).
+var winogradWindows = []Window{
+	{H: 8, W: 8, OH: 8, OW: 8, K: 3, Stride: 1, Pad: 1},
+	{H: 5, W: 7, OH: 5, OW: 7, K: 3, Stride: 1, Pad: 1},
+	{H: 6, W: 5, OH: 4, OW: 3, K: 3, Stride: 1, Pad: 0},
+	{H: 3, W: 4, OH: 5, OW: 6, K: 3, Stride: 1, Pad: 2},
+}
+
+func TestWinogradTransformsMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, s := range []struct{ c, ld, images int }{{16, 16, 2}, {12, 40, 1}, {3, 3, 3}, {37, 37, 1}} {
+		for _, w := range winogradWindows {
+			T := WinogradTiles(s.images, w)
+			x := random(rng, length(s.images*w.H*w.W, s.ld, s.c))
+			zero := make([]float32, s.c)
+			got, want := make([]float32, WinogradLen(T, s.c)), make([]float32, WinogradLen(T, s.c))
+			WinogradInput(got, x, s.ld, s.c, s.images, w, zero)
+			refWinogradInput(want, x, s.ld, s.c, s.images, w, zero)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("winograd input c %d %+v: v[%d] = %v, reference %v (%s)", s.c, w, i, got[i], want[i], Impl)
+				}
+			}
+			for _, acc := range []bool{false, true} {
+				n := length(s.images*w.OH*w.OW, s.ld, s.c)
+				yGot := random(rng, n)
+				yWant := append([]float32(nil), yGot...)
+				sink := make([]float32, s.c)
+				WinogradOutput(yGot, s.ld, got, s.c, s.images, w, acc, sink)
+				refWinogradOutput(yWant, s.ld, got, s.c, s.images, w, acc, sink)
+				same(t, "winograd output", s.images*w.OH*w.OW, s.c, s.ld, yGot, yWant, 0)
+			}
+		}
+	}
+}
+
+// TestWinogradIsConvolution runs the whole F(2x2, 3x3) pipeline (the 16
+// GEMMs as plain loops) against the definition of convolution in float64.
+func TestWinogradIsConvolution(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	const in, out, images = 5, 4, 2
+	for _, w := range winogradWindows {
+		x := random(rng, images*w.H*w.W*in)
+		wt := random(rng, out*in*9)
+		T := WinogradTiles(images, w)
+		v, m, u := make([]float32, WinogradLen(T, in)), make([]float32, WinogradLen(T, out)), make([]float32, 16*in*out)
+		WinogradInput(v, x, in, in, images, w, make([]float32, in))
+		WinogradWeight(u, wt, out, in)
+		for k := 0; k < 16; k++ {
+			for tile := 0; tile < T; tile++ {
+				for o := 0; o < out; o++ {
+					var sum float32
+					for i := 0; i < in; i++ {
+						sum += v[k*WinogradStride(T, in)+tile*in+i] * u[(k*in+i)*out+o]
+					}
+					m[k*WinogradStride(T, out)+tile*out+o] = sum
+				}
+			}
+		}
+		y := make([]float32, images*w.OH*w.OW*out)
+		WinogradOutput(y, out, m, out, images, w, false, make([]float32, out))
+		for n := 0; n < images; n++ {
+			for i := 0; i < w.OH; i++ {
+				for j := 0; j < w.OW; j++ {
+					for o := 0; o < out; o++ {
+						var want, scale float64
+						for ci := 0; ci < in; ci++ {
+							for p := 0; p < 3; p++ {
+								for q := 0; q < 3; q++ {
+									ih, iw := i+p-w.Pad, j+q-w.Pad
+									if ih < 0 || ih >= w.H || iw < 0 || iw >= w.W {
+										continue
+									}
+									term := float64(x[((n*w.H+ih)*w.W+iw)*in+ci]) * float64(wt[((o*in+ci)*3+p)*3+q])
+									want += term
+									scale += math.Abs(term)
+								}
+							}
+						}
+						got := float64(y[((n*w.OH+i)*w.OW+j)*out+o])
+						if math.Abs(got-want) > 1e-5*(1+scale) {
+							t.Fatalf("winograd %+v: y[%d][%d][%d][%d] = %v, convolution %v", w, n, i, j, o, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
