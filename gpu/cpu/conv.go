@@ -36,26 +36,27 @@ const gemmRows = 1024
 // on transformed 4x4 input patches, 16 multiplies per 2x2 outputs instead of
 // 36, and no im2col.
 type conv struct {
-	b          *Backend
-	s          gpu.ConvSpec
-	oh, ow     int
-	kk         int  // K*K*InC: the length of an im2col row
-	direct     bool // 1x1, stride 1, no padding
-	transposed bool // stride 1: dx is dy convolved with the flipped kernel
-	group      int  // images per GEMM
-	wt         []float32
-	dwByOut    bool       // the partial weight gradients are dWt^T
-	dwFromDY   bool       // this call's partial weight gradients are dR (transposed path)
-	winograd   bool       // forward by F(2x2, 3x3)
-	wU         []float32  // Winograd: the 16 transformed weights, [16][InC][OutC]
-	wTiles     int        // Winograd: tiles per group of images
-	wLen       int        // scratch: V [16][tiles][InC], M [16][tiles][OutC], a zero row, a sink row
-	wtFlip     []float32  // transposed path: [(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q]
-	colsLen    int        // scratch: im2col of x
-	dcolsLen   int        // scratch: the panel of dx's GEMM
-	dwLen      int        // scratch: this worker's partial weight gradient
-	window     vec.Window // im2col of x
-	windowT    vec.Window // transposed path: im2col of dy
+	b            *Backend
+	s            gpu.ConvSpec
+	oh, ow       int
+	kk           int  // K*K*InC: the length of an im2col row
+	direct       bool // 1x1, stride 1, no padding
+	transposed   bool // stride 1: dx is dy convolved with the flipped kernel
+	group        int  // images per GEMM
+	wt           []float32
+	dwByOut      bool       // the partial weight gradients are dWt^T
+	dwFromDY     bool       // this call's partial weight gradients are dR (transposed path)
+	winograd     bool       // forward by F(2x2, 3x3)
+	winogradBack bool       // and dx too (transposed path, OutC >= 8)
+	wU           []float32  // Winograd: the 16 transformed weights, [16][InC][OutC]
+	wUT          []float32  // and those of the transposed convolution, [16][OutC][InC]
+	wLen         int        // scratch: V [16][tiles][InC], M [16][tiles][OutC], a zero row, a sink row
+	wtFlip       []float32  // transposed path: [(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q]
+	colsLen      int        // scratch: im2col of x
+	dcolsLen     int        // scratch: the panel of dx's GEMM
+	dwLen        int        // scratch: this worker's partial weight gradient
+	window       vec.Window // im2col of x
+	windowT      vec.Window // transposed path: im2col of dy
 
 	// state of the current call, read by run
 	phase      int
@@ -96,14 +97,23 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 	}
 	c.dwLen = c.kk * s.OutC
 	c.window = vec.Window{H: s.InH, W: s.InW, OH: c.oh, OW: c.ow, K: s.Kernel, Stride: s.Stride, Pad: s.Pad}
+	c.windowT = vec.Window{H: c.oh, W: c.ow, OH: s.InH, OW: s.InW, K: s.Kernel, Stride: 1, Pad: s.Kernel - 1 - s.Pad}
+	// A GEMM with fewer than 8 input channels (the input layer's 3) is too
+	// thin for Winograd to pay.
 	c.winograd = s.Kernel == 3 && s.Stride == 1 && s.InC >= 8 && !b.noWinograd
+	c.winogradBack = c.winograd && c.transposed && s.OutC >= 8
 	if c.winograd {
 		c.wU = make([]float32, 16*s.InC*s.OutC)
 		b.bytes += int64(4 * len(c.wU))
-		c.wTiles = vec.WinogradTiles(c.group, c.window)
-		c.wLen = vec.WinogradLen(c.wTiles, s.InC) + vec.WinogradLen(c.wTiles, s.OutC) + s.InC + s.OutC
+		tiles := vec.WinogradTiles(c.group, c.window)
+		c.wLen = vec.WinogradLen(tiles, s.InC) + vec.WinogradLen(tiles, s.OutC) + s.InC + s.OutC
 	}
-	c.windowT = vec.Window{H: c.oh, W: c.ow, OH: s.InH, OW: s.InW, K: s.Kernel, Stride: 1, Pad: s.Kernel - 1 - s.Pad}
+	if c.winogradBack {
+		c.wUT = make([]float32, 16*s.InC*s.OutC)
+		b.bytes += int64(4 * len(c.wUT))
+		tiles := vec.WinogradTiles(c.group, c.windowT)
+		c.wLen = max(c.wLen, vec.WinogradLen(tiles, s.OutC)+vec.WinogradLen(tiles, s.InC)+s.InC+s.OutC)
+	}
 	b.growScratch(c.colsLen+c.dcolsLen+c.dwLen+c.wLen, 0)
 	return c, nil
 }
@@ -194,7 +204,10 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 		}
 	}
 	c.dwFromDY = c.wantDX && c.transposed
-	c.repack(wd, c.dwFromDY)
+	c.repack(wd, c.dwFromDY && !c.winogradBack)
+	if c.dwFromDY && c.winogradBack {
+		vec.WinogradWeightTransposed(c.wUT, wd, c.s.OutC, c.s.InC)
+	}
 	c.phase, c.x, c.dy, c.accumulate = convBackward, vx, vdy, accumulate
 	workers := min(c.b.pool.n, c.s.N)
 	c.b.pool.run(c, c.s.N)
@@ -243,7 +256,7 @@ func (c *conv) run(w, lo, hi int) {
 		g := min(c.group, hi-n0)
 		rows := g * ohw
 		if c.winograd && c.phase == convForward {
-			c.winogradForward(w, n0, g)
+			c.winogradConv(w, c.y, c.x, s.InC, s.OutC, n0, g, c.window, c.wU, false)
 			continue
 		}
 		if c.dwFromDY && c.phase == convBackward {
@@ -254,6 +267,10 @@ func (c *conv) run(w, lo, hi int) {
 			beta := float32(0)
 			if c.accumulate {
 				beta = 1
+			}
+			if c.winogradBack {
+				c.winogradConv(w, c.dx, c.dy, s.OutC, s.InC, n0, g, c.windowT, c.wUT, c.accumulate)
+				continue
 			}
 			gemm.Sgemm(false, false, g*ihw, s.InC, kkT, 1, dcols, kkT, c.wtFlip, s.InC, beta, c.dx.from(n0*ihw), c.dx.ld)
 			continue
@@ -297,26 +314,27 @@ func (c *conv) run(w, lo, hi int) {
 	}
 }
 
-// winogradForward computes y for images [n0, n0+g) by F(2x2, 3x3) on
-// worker w.
-func (c *conv) winogradForward(w, n0, g int) {
-	s := c.s
+// winogradConv computes dst (=, += with accumulate) as the 3x3 stride-1
+// convolution of images [n0, n0+g) of src (inC channels) with the
+// transformed weight u (inC to outC) over window win, by F(2x2, 3x3) on
+// worker w: the forward (x to y) and the transposed backward (dy to dx).
+func (c *conv) winogradConv(w int, dst view, src view, inC, outC, n0, g int, win vec.Window, u []float32, accumulate bool) {
 	off := c.colsLen + c.dcolsLen + c.dwLen
 	scratch := c.b.scratch[w][off : off+c.wLen]
-	tiles := vec.WinogradTiles(g, c.window)
-	vLen, mLen := vec.WinogradLen(c.wTiles, s.InC), vec.WinogradLen(c.wTiles, s.OutC)
+	tiles := vec.WinogradTiles(g, win)
+	vLen := vec.WinogradLen(tiles, inC)
 	v := scratch[:vLen]
-	m := scratch[vLen : vLen+mLen]
-	zero := scratch[vLen+mLen:][:s.InC]
-	sink := scratch[vLen+mLen+s.InC:][:s.OutC]
-	vs, ms := vec.WinogradStride(tiles, s.InC), vec.WinogradStride(tiles, s.OutC)
+	m := scratch[vLen : vLen+vec.WinogradLen(tiles, outC)]
+	zero := scratch[c.wLen-inC-outC:][:inC]
+	sink := scratch[c.wLen-outC:]
+	vs, ms := vec.WinogradStride(tiles, inC), vec.WinogradStride(tiles, outC)
 	clear(zero)
-	vec.WinogradInput(v, c.x.from(n0*s.InH*s.InW), c.x.ld, s.InC, g, c.window, zero)
+	vec.WinogradInput(v, src.from(n0*win.H*win.W), src.ld, inC, g, win, zero)
 	gemm := c.b.gemm[w]
 	for k := 0; k < 16; k++ {
-		gemm.Sgemm(false, false, tiles, s.OutC, s.InC, 1, v[k*vs:], s.InC, c.wU[k*s.InC*s.OutC:], s.OutC, 0, m[k*ms:], s.OutC)
+		gemm.Sgemm(false, false, tiles, outC, inC, 1, v[k*vs:], inC, u[k*inC*outC:], outC, 0, m[k*ms:], outC)
 	}
-	vec.WinogradOutput(c.y.from(n0*c.oh*c.ow), c.y.ld, m, s.OutC, g, c.window, false, sink)
+	vec.WinogradOutput(dst.from(n0*win.OH*win.OW), dst.ld, m, outC, g, win, accumulate, sink)
 }
 
 // col2im adds each im2col row's gradient back onto the input pixels it came

@@ -40,6 +40,10 @@ func convShapes() []convShape {
 		{name: "odd-4to6-s2-7x9", s: c(2, 4, 7, 9, 6, 3, 2, 1)},
 		{name: "odd-1x1-s2-7x5", s: c(2, 3, 7, 5, 4, 1, 2, 0)},
 		{name: "odd-3x3-p0-6x5", s: c(2, 3, 6, 5, 4, 3, 1, 0)},
+		// 3x3 stride 1 with 8 or more channels and padding other than 1: the
+		// CPU's Winograd path at its edges (tiles past odd sizes).
+		{name: "odd-9to8-p0-7x6", s: c(2, 9, 7, 6, 8, 3, 1, 0)},
+		{name: "odd-8to9-p2-5x4", s: c(2, 8, 5, 4, 9, 3, 1, 2)},
 		{name: "odd-s2-views-6x7", s: c(2, 5, 6, 7, 3, 3, 2, 1), xParent: 9, xC0: 2, yParent: 8, yC0: 4},
 	}
 }

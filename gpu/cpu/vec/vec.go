@@ -223,13 +223,28 @@ func WinogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, 
 
 // WinogradWeight writes U_k = G w G^T of the weight w[o][i][3][3] as
 // u[(k*in + i)*out + o]: the right-hand matrices of the 16 GEMMs.
-func WinogradWeight(u, w []float32, out, in int) {
+func WinogradWeight(u, w []float32, out, in int) { winogradWeight(u, w, out, in, false) }
+
+// WinogradWeightTransposed writes the U_k of the transposed convolution, the
+// one that takes dy to dx at stride 1: its weight is w'[i][o][p][q] =
+// w[o][i][2-p][2-q] (in and out swapped, the kernel turned by 180 degrees),
+// written as u[(k*out + o)*in + i].
+func WinogradWeightTransposed(u, w []float32, out, in int) { winogradWeight(u, w, out, in, true) }
+
+func winogradWeight(u, w []float32, out, in int, transposed bool) {
 	if len(w) < out*in*9 || len(u) < 16*in*out {
 		panic(fmt.Sprintf("vec: winograd weight: %d and %d values for %d x %d x 3 x 3", len(w), len(u), out, in))
 	}
 	for o := 0; o < out; o++ {
 		for i := 0; i < in; i++ {
 			g := w[(o*in+i)*9 : (o*in+i)*9+9]
+			if transposed {
+				var r [9]float32
+				for j, v := range g {
+					r[8-j] = v
+				}
+				g = r[:]
+			}
 			var gg [4][3]float32 // G g
 			for q := 0; q < 3; q++ {
 				g0, g1, g2 := g[q], g[3+q], g[6+q]
@@ -239,7 +254,11 @@ func WinogradWeight(u, w []float32, out, in int) {
 				g0, g1, g2 := gg[a][0], gg[a][1], gg[a][2]
 				row := [4]float32{g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2}
 				for b, v := range row {
-					u[((a*4+b)*in+i)*out+o] = v
+					if transposed {
+						u[((a*4+b)*out+o)*in+i] = v
+					} else {
+						u[((a*4+b)*in+i)*out+o] = v
+					}
 				}
 			}
 		}

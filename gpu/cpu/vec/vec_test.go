@@ -343,3 +343,27 @@ func TestWinogradIsConvolution(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradWeightTransposed checks the transposed weight against the
+// forward transform of the explicitly flipped and transposed kernel.
+func TestWinogradWeightTransposed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	const out, in = 3, 5
+	w := random(rng, out*in*9)
+	flipped := make([]float32, in*out*9)
+	for o := 0; o < out; o++ {
+		for i := 0; i < in; i++ {
+			for pq := 0; pq < 9; pq++ {
+				flipped[(i*out+o)*9+8-pq] = w[(o*in+i)*9+pq]
+			}
+		}
+	}
+	got, want := make([]float32, 16*in*out), make([]float32, 16*in*out)
+	WinogradWeightTransposed(got, w, out, in)
+	WinogradWeight(want, flipped, in, out)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("u[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
