@@ -24,6 +24,10 @@ test: vet
 	$(GO) build -tags cuda -trimpath -o $(CUDA_CHECK_BIN) ./cmd/repro
 	$(GO) test -timeout 20m ./...
 	$(GO) test -timeout 10m -tags cuda ./gpu/cuda/... ./gpu/backends/... ./kernels/
+	# A build without cgo (no C compiler): the CPU backend's Go loops and
+	# pure-Go GEMM.
+	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=0 REPRO_NO_OPENBLAS=1 $(GO) test -timeout 10m ./gpu/cpu/... ./gpu/gputest/
 
 # Training speed of our CPU backend and of PyTorch's CPU build (as shipped and
 # with jemalloc tuned), side by side, alternating, on the same batch and

@@ -28,7 +28,7 @@ VEC static void vec_relu(float *y, long ldy, const float *x, long ldx, long rows
 		const float *xr = x + r * ldx;
 		for (long j = 0; j < c; j++) {
 			float v = xr[j];
-			yr[j] = v < 0 ? 0 : v; // NaN stays NaN, as Go's max
+			yr[j] = v <= 0 ? 0 : v; // as Go's max(v, 0): NaN stays NaN, -0 becomes +0
 		}
 	}
 }

@@ -33,6 +33,9 @@ func TestReLU(t *testing.T) {
 	for _, s := range shapes {
 		x := random(rng, length(s.rows, s.ld, s.c))
 		x[0] = float32(math.NaN())
+		if len(x) > 1 {
+			x[1] = float32(math.Copysign(0, -1))
+		}
 		// the gaps between rows keep x's values, in place or not
 		got, want := append([]float32(nil), x...), append([]float32(nil), x...)
 		ReLU(got, s.ld, x, s.ld, s.rows, s.c)
@@ -40,6 +43,9 @@ func TestReLU(t *testing.T) {
 		same(t, "relu", s.rows, s.c, s.ld, got, want, 0)
 		if !math.IsNaN(float64(got[0])) {
 			t.Errorf("relu(NaN) = %v, want NaN", got[0])
+		}
+		if len(got) > 1 && math.Float32bits(got[1]) != 0 {
+			t.Errorf("relu(-0) has bits %08x, want +0 (as Go's max and CUDA's fmaxf)", math.Float32bits(got[1]))
 		}
 		// in place
 		ReLU(x, s.ld, x, s.ld, s.rows, s.c)
