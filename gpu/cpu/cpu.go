@@ -4,12 +4,18 @@
 // Activations are stored NHWC (a pixel's channels contiguous) so that a 1x1
 // convolution is one GEMM, im2col copies contiguous channel runs, and a
 // DenseNet channel view is a fixed column range of every pixel row. Matrix
-// products go through package sgemm (OpenBLAS loaded at run time when
+// products go through package gemm (OpenBLAS loaded at run time when
 // present, else pure Go), one thread per call; this package alone decides the
 // parallelism, splitting every op over a fixed pool of worker goroutines, so
 // OpenBLAS threads and Go's never compete for the cores. All memory,
 // including each worker's scratch, is allocated when a tensor or an op is
 // planned: a training step allocates nothing.
+//
+// The loops over pixels (batch norm, ReLU, adds, im2col and the Winograd
+// transforms of 3x3 stride-1 convolutions) live in package vec, as C that
+// gcc vectorizes when cgo is on and as Go loops otherwise; Go's compiler
+// does not vectorize, and these loops would otherwise cost as much as the
+// GEMMs.
 package cpu
 
 import (
