@@ -109,6 +109,9 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 		c.wLen = vec.WinogradLen(tiles, s.InC) + vec.WinogradLen(tiles, s.OutC) + s.InC + s.OutC
 	}
 	if c.winogradBack {
+		// no im2col in either direction
+		c.colsLen, c.dcolsLen = 0, 0
+		c.dwLen = max(c.dwLen, 16*s.InC*s.OutC)
 		c.wUT = make([]float32, 16*s.InC*s.OutC)
 		b.bytes += int64(4 * len(c.wUT))
 		tiles := vec.WinogradTiles(c.group, c.windowT)
@@ -203,20 +206,34 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 			return fmt.Errorf("cpu conv backward dx: %w", err)
 		}
 	}
-	c.dwFromDY = c.wantDX && c.transposed
-	c.repack(wd, c.dwFromDY && !c.winogradBack)
-	if c.dwFromDY && c.winogradBack {
-		vec.WinogradWeightTransposed(c.wUT, wd, c.s.OutC, c.s.InC)
+	c.dwFromDY = c.wantDX && c.transposed && !c.winogradBack
+	if c.winogradBack {
+		if c.wantDX {
+			vec.WinogradWeightTransposed(c.wUT, wd, c.s.OutC, c.s.InC)
+		}
+	} else {
+		c.repack(wd, c.dwFromDY)
 	}
 	c.phase, c.x, c.dy, c.accumulate = convBackward, vx, vdy, accumulate
 	workers := min(c.b.pool.n, c.s.N)
 	c.b.pool.run(c, c.s.N)
 
-	// dw[o][c][p][q] += sum over workers of their partial dWt[(p*K+q)*InC+c][o]
-	// (or dWt^T[o][(p*K+q)*InC+c])
 	s := c.s
 	k2 := s.Kernel * s.Kernel
 	off := c.colsLen + c.dcolsLen
+	if c.winogradBack {
+		// dw += G^T dU G of the sum of the workers' dU
+		du := c.b.scratch[0][off : off+16*s.InC*s.OutC]
+		for w := 1; w < workers; w++ {
+			for i, v := range c.b.scratch[w][off : off+len(du)] {
+				du[i] += v
+			}
+		}
+		vec.WinogradWeightGrad(dwd, du, s.OutC, s.InC)
+		return nil
+	}
+	// dw[o][c][p][q] += sum over workers of their partial dWt[(p*K+q)*InC+c][o]
+	// (or dWt^T[o][(p*K+q)*InC+c])
 	for o := 0; o < s.OutC; o++ {
 		for ci := 0; ci < s.InC; ci++ {
 			dst := dwd[(o*s.InC+ci)*k2 : (o*s.InC+ci+1)*k2]
@@ -259,6 +276,10 @@ func (c *conv) run(w, lo, hi int) {
 			c.winogradConv(w, c.y, c.x, s.InC, s.OutC, n0, g, c.window, c.wU, false)
 			continue
 		}
+		if c.winogradBack && c.phase == convBackward {
+			c.winogradBackward(w, n0, g, dwt)
+			continue
+		}
 		if c.dwFromDY && c.phase == convBackward {
 			// dR and dx from DCols; see the type's comment
 			kkT := s.Kernel * s.Kernel * s.OutC
@@ -267,10 +288,6 @@ func (c *conv) run(w, lo, hi int) {
 			beta := float32(0)
 			if c.accumulate {
 				beta = 1
-			}
-			if c.winogradBack {
-				c.winogradConv(w, c.dx, c.dy, s.OutC, s.InC, n0, g, c.windowT, c.wUT, c.accumulate)
-				continue
 			}
 			gemm.Sgemm(false, false, g*ihw, s.InC, kkT, 1, dcols, kkT, c.wtFlip, s.InC, beta, c.dx.from(n0*ihw), c.dx.ld)
 			continue
@@ -335,6 +352,31 @@ func (c *conv) winogradConv(w int, dst view, src view, inC, outC, n0, g int, win
 		gemm.Sgemm(false, false, tiles, outC, inC, 1, v[k*vs:], inC, u[k*inC*outC:], outC, 0, m[k*ms:], outC)
 	}
 	vec.WinogradOutput(dst.from(n0*win.OH*win.OW), dst.ld, m, outC, g, win, accumulate, sink)
+}
+
+// winogradBackward adds the weight gradient dU of images [n0, n0+g) to du
+// (see vec.WinogradOutputGrad) and computes their dx when it is wanted, on
+// worker w; no im2col at all.
+func (c *conv) winogradBackward(w, n0, g int, du []float32) {
+	s := c.s
+	off := c.colsLen + c.dcolsLen + c.dwLen
+	scratch := c.b.scratch[w][off : off+c.wLen]
+	tiles := vec.WinogradTiles(g, c.window)
+	vLen := vec.WinogradLen(tiles, s.InC)
+	v := scratch[:vLen]
+	dm := scratch[vLen : vLen+vec.WinogradLen(tiles, s.OutC)]
+	zero := scratch[c.wLen-s.InC-s.OutC:][:max(s.InC, s.OutC)]
+	clear(zero)
+	vec.WinogradInput(v, c.x.from(n0*s.InH*s.InW), c.x.ld, s.InC, g, c.window, zero)
+	vec.WinogradOutputGrad(dm, c.dy.from(n0*c.oh*c.ow), c.dy.ld, s.OutC, g, c.window, zero)
+	vs, ms := vec.WinogradStride(tiles, s.InC), vec.WinogradStride(tiles, s.OutC)
+	gemm := c.b.gemm[w]
+	for k := 0; k < 16; k++ {
+		gemm.Sgemm(true, false, s.InC, s.OutC, tiles, 1, v[k*vs:], s.InC, dm[k*ms:], s.OutC, 1, du[k*s.InC*s.OutC:], s.OutC)
+	}
+	if c.wantDX {
+		c.winogradConv(w, c.dx, c.dy, s.OutC, s.InC, n0, g, c.windowT, c.wUT, c.accumulate)
+	}
 }
 
 // col2im adds each im2col row's gradient back onto the input pixels it came

@@ -219,6 +219,45 @@ VEC static void vec_winograd_output(float *y, long ldy, const float *restrict m,
 	}
 }
 
+// dM = A dY A^T of a tile's four output-gradient rows (or the zero row).
+static void winograd_output_grad_tile(float *restrict o, long ks, const float *restrict y00, const float *restrict y01,
+		const float *restrict y10, const float *restrict y11, long c) {
+	float *restrict o0 = o, *restrict o1 = o + ks, *restrict o2 = o + 2 * ks, *restrict o3 = o + 3 * ks;
+	float *restrict o4 = o + 4 * ks, *restrict o5 = o + 5 * ks, *restrict o6 = o + 6 * ks, *restrict o7 = o + 7 * ks;
+	float *restrict o8 = o + 8 * ks, *restrict o9 = o + 9 * ks, *restrict o10 = o + 10 * ks, *restrict o11 = o + 11 * ks;
+	float *restrict o12 = o + 12 * ks, *restrict o13 = o + 13 * ks, *restrict o14 = o + 14 * ks, *restrict o15 = o + 15 * ks;
+#pragma omp simd
+	for (long ch = 0; ch < c; ch++) {
+		// A dY: rows y0, y0 + y1, y0 - y1, -y1, column by column
+		float r00 = y00[ch], r01 = y01[ch];
+		float r10 = y00[ch] + y10[ch], r11 = y01[ch] + y11[ch];
+		float r20 = y00[ch] - y10[ch], r21 = y01[ch] - y11[ch];
+		float r30 = -y10[ch], r31 = -y11[ch];
+		// (A dY) A^T, row by row
+		o0[ch] = r00; o1[ch] = r00 + r01; o2[ch] = r00 - r01; o3[ch] = -r01;
+		o4[ch] = r10; o5[ch] = r10 + r11; o6[ch] = r10 - r11; o7[ch] = -r11;
+		o8[ch] = r20; o9[ch] = r20 + r21; o10[ch] = r20 - r21; o11[ch] = -r21;
+		o12[ch] = r30; o13[ch] = r30 + r31; o14[ch] = r30 - r31; o15[ch] = -r31;
+	}
+}
+
+VEC static void vec_winograd_output_grad(float *restrict dm, const float *restrict dy, long lddy, long c, long images,
+		long OH, long OW, const float *restrict zero) {
+	long th = (OH + 1) / 2, tw = (OW + 1) / 2, T = images * th * tw, t = 0;
+	for (long n = 0; n < images; n++) {
+		for (long ti = 0; ti < th; ti++) {
+			for (long tj = 0; tj < tw; tj++, t++) {
+				const float *d[4];
+				for (long k = 0; k < 4; k++) {
+					long oh = 2 * ti + k / 2, ow = 2 * tj + k % 2;
+					d[k] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * lddy : zero;
+				}
+				winograd_output_grad_tile(dm + t * c, T * c + 16, d[0], d[1], d[2], d[3], c);
+			}
+		}
+	}
+}
+
 VEC static void vec_im2col(float *restrict cols, const float *restrict x, long ldx, long c, long images,
 		long H, long W, long OH, long OW, long K, long S, long P) {
 	long kc = K * c;
@@ -326,4 +365,8 @@ func winogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, 
 	}
 	C.vec_winograd_output(f32(y), C.long(ldy), f32(m), C.long(c), C.long(images),
 		C.long(w.OH), C.long(w.OW), acc, f32(sink))
+}
+
+func winogradOutputGrad(dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
+	C.vec_winograd_output_grad(f32(dm), f32(dy), C.long(lddy), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), f32(zero))
 }

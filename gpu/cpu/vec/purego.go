@@ -50,3 +50,7 @@ func winogradInput(v []float32, x []float32, ldx, c, images int, w Window, zero 
 func winogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, sink []float32) {
 	refWinogradOutput(y, ldy, m, c, images, w, accumulate, sink)
 }
+
+func winogradOutputGrad(dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
+	refWinogradOutputGrad(dm, dy, lddy, c, images, w, zero)
+}

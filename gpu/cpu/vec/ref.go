@@ -209,3 +209,38 @@ func refWinogradOutput(y []float32, ldy int, m []float32, c, images int, w Windo
 		}
 	}
 }
+
+func refWinogradOutputGrad(dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
+	th, tw := (w.OH+1)/2, (w.OW+1)/2
+	ks := WinogradStride(images*th*tw, c)
+	t := 0
+	for n := 0; n < images; n++ {
+		for ti := 0; ti < th; ti++ {
+			for tj := 0; tj < tw; tj++ {
+				var d [4][]float32 // the tile's outputs (a, b), 0 past the edge
+				for k := range d {
+					oh, ow := 2*ti+k/2, 2*tj+k%2
+					d[k] = zero[:c]
+					if oh < w.OH && ow < w.OW {
+						d[k] = dy[((n*w.OH+oh)*w.OW+ow)*lddy:][:c]
+					}
+				}
+				for ch := 0; ch < c; ch++ {
+					// A dY: rows y0, y0 + y1, y0 - y1, -y1 (per column b)
+					var r [4][2]float32
+					for b := 0; b < 2; b++ {
+						y0, y1 := d[b][ch], d[2+b][ch]
+						r[0][b], r[1][b], r[2][b], r[3][b] = y0, y0+y1, y0-y1, -y1
+					}
+					for a := 0; a < 4; a++ { // (A dY) A^T, the same along rows
+						y0, y1 := r[a][0], r[a][1]
+						for b, e := range [4]float32{y0, y0 + y1, y0 - y1, -y1} {
+							dm[(a*4+b)*ks+t*c+ch] = e
+						}
+					}
+				}
+				t++
+			}
+		}
+	}
+}

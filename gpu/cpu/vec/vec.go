@@ -264,3 +264,51 @@ func winogradWeight(u, w []float32, out, in int, transposed bool) {
 		}
 	}
 }
+
+// The weight gradient by the same algorithm: as Y = A^T M A per tile with
+// M_k = sum over input channels of V_k U_k, the output gradient dY of a tile
+// gives dM = A dY A^T, then dU_k[in][out] = V_k^T dM_k summed over tiles (16
+// GEMMs) and, as U = G w G^T, dw = G^T dU G.
+
+// WinogradOutputGrad writes dM_k = A dY A^T of every tile's 2x2 output
+// gradient dY (0 for outputs past OH x OW): dm[k*WinogradStride(T, c) +
+// t*c + ch]. It is the transpose of WinogradOutput.
+func WinogradOutputGrad(dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
+	winogradWindow("output gradient", w, images)
+	fits("winograd output gradient dy", dy, images*w.OH*w.OW, c, lddy)
+	t := WinogradTiles(images, w)
+	fits("winograd output gradient dm", dm, 1, WinogradLen(t, c), WinogradLen(t, c))
+	perChannel("winograd output gradient zero", zero, c)
+	if t == 0 || c == 0 {
+		return
+	}
+	winogradOutputGrad(dm, dy, lddy, c, images, w, zero)
+}
+
+// WinogradWeightGrad adds G^T dU_k G to the weight gradient dw[o][i][3][3],
+// dU read as du[(k*in + i)*out + o]: the transpose of WinogradWeight.
+func WinogradWeightGrad(dw, du []float32, out, in int) {
+	if len(dw) < out*in*9 || len(du) < 16*in*out {
+		panic(fmt.Sprintf("vec: winograd weight gradient: %d and %d values for %d x %d x 3 x 3", len(dw), len(du), out, in))
+	}
+	for o := 0; o < out; o++ {
+		for i := 0; i < in; i++ {
+			var d [4][4]float32
+			for k := range 16 {
+				d[k/4][k%4] = du[(k*in+i)*out+o]
+			}
+			var r [3][4]float32 // G^T dU: rows d0 + (d1 + d2)/2, (d1 - d2)/2, (d1 + d2)/2 + d3
+			for b := 0; b < 4; b++ {
+				d0, d1, d2, d3 := d[0][b], d[1][b], d[2][b], d[3][b]
+				r[0][b], r[1][b], r[2][b] = d0+(d1+d2)/2, (d1-d2)/2, (d1+d2)/2+d3
+			}
+			g := dw[(o*in+i)*9 : (o*in+i)*9+9]
+			for p := 0; p < 3; p++ { // (G^T dU) G, the same along rows
+				r0, r1, r2, r3 := r[p][0], r[p][1], r[p][2], r[p][3]
+				g[p*3] += r0 + (r1+r2)/2
+				g[p*3+1] += (r1 - r2) / 2
+				g[p*3+2] += (r1+r2)/2 + r3
+			}
+		}
+	}
+}

@@ -373,3 +373,85 @@ func TestWinogradWeightTransposed(t *testing.T) {
 		}
 	}
 }
+
+func TestWinogradOutputGradMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, s := range []struct{ c, ld, images int }{{16, 16, 2}, {12, 40, 1}, {37, 37, 1}} {
+		for _, w := range winogradWindows {
+			T := WinogradTiles(s.images, w)
+			dy := random(rng, length(s.images*w.OH*w.OW, s.ld, s.c))
+			zero := make([]float32, s.c)
+			got, want := random(rng, WinogradLen(T, s.c)), random(rng, WinogradLen(T, s.c))
+			WinogradOutputGrad(got, dy, s.ld, s.c, s.images, w, zero)
+			refWinogradOutputGrad(want, dy, s.ld, s.c, s.images, w, zero)
+			ks := WinogradStride(T, s.c)
+			for k := 0; k < 16; k++ {
+				for i := k * ks; i < k*ks+T*s.c; i++ {
+					if got[i] != want[i] {
+						t.Fatalf("winograd output gradient c %d %+v: dm[%d] = %v, reference %v (%s)", s.c, w, i, got[i], want[i], Impl)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestWinogradWeightGradIsConvolutionGradient runs the whole weight
+// gradient (input transform of x, output-gradient transform of dy, the 16
+// GEMMs as loops, the back-transform) against its definition in float64:
+// dw[o][i][p][q] = sum over images and outputs of dy[o] x[i] at the tap.
+func TestWinogradWeightGradIsConvolutionGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	const in, out, images = 5, 4, 2
+	for _, w := range winogradWindows {
+		x := random(rng, images*w.H*w.W*in)
+		dy := random(rng, images*w.OH*w.OW*out)
+		T := WinogradTiles(images, w)
+		v, dm := make([]float32, WinogradLen(T, in)), make([]float32, WinogradLen(T, out))
+		WinogradInput(v, x, in, in, images, w, make([]float32, in))
+		WinogradOutputGrad(dm, dy, out, out, images, w, make([]float32, out))
+		du := make([]float32, 16*in*out)
+		for k := 0; k < 16; k++ {
+			for i := 0; i < in; i++ {
+				for o := 0; o < out; o++ {
+					var sum float32
+					for tile := 0; tile < T; tile++ {
+						sum += v[k*WinogradStride(T, in)+tile*in+i] * dm[k*WinogradStride(T, out)+tile*out+o]
+					}
+					du[(k*in+i)*out+o] = sum
+				}
+			}
+		}
+		dw := make([]float32, out*in*9)
+		for i := range dw {
+			dw[i] = 1 // the back-transform adds
+		}
+		WinogradWeightGrad(dw, du, out, in)
+		for o := 0; o < out; o++ {
+			for i := 0; i < in; i++ {
+				for p := 0; p < 3; p++ {
+					for q := 0; q < 3; q++ {
+						want, scale := 1.0, 1.0
+						for n := 0; n < images; n++ {
+							for oh := 0; oh < w.OH; oh++ {
+								for ow := 0; ow < w.OW; ow++ {
+									ih, iw := oh+p-w.Pad, ow+q-w.Pad
+									if ih < 0 || ih >= w.H || iw < 0 || iw >= w.W {
+										continue
+									}
+									term := float64(dy[((n*w.OH+oh)*w.OW+ow)*out+o]) * float64(x[((n*w.H+ih)*w.W+iw)*in+i])
+									want += term
+									scale += math.Abs(term)
+								}
+							}
+						}
+						got := float64(dw[((o*in+i)*3+p)*3+q])
+						if math.Abs(got-want) > 1e-5*scale {
+							t.Fatalf("%+v: dw[%d][%d][%d][%d] = %v, want %v", w, o, i, p, q, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
