@@ -229,7 +229,11 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 				du[i] += v
 			}
 		}
-		vec.WinogradWeightGrad(dwd, du, s.OutC, s.InC)
+		if c.dwByOut {
+			vec.WinogradWeightGradByOut(dwd, du, s.OutC, s.InC)
+		} else {
+			vec.WinogradWeightGrad(dwd, du, s.OutC, s.InC)
+		}
 		return nil
 	}
 	// dw[o][c][p][q] += sum over workers of their partial dWt[(p*K+q)*InC+c][o]
@@ -372,7 +376,11 @@ func (c *conv) winogradBackward(w, n0, g int, du []float32) {
 	vs, ms := vec.WinogradStride(tiles, s.InC), vec.WinogradStride(tiles, s.OutC)
 	gemm := c.b.gemm[w]
 	for k := 0; k < 16; k++ {
-		gemm.Sgemm(true, false, s.InC, s.OutC, tiles, 1, v[k*vs:], s.InC, dm[k*ms:], s.OutC, 1, du[k*s.InC*s.OutC:], s.OutC)
+		if c.dwByOut { // dU_k^T, for a narrow OutC (see the type's comment)
+			gemm.Sgemm(true, false, s.OutC, s.InC, tiles, 1, dm[k*ms:], s.OutC, v[k*vs:], s.InC, 1, du[k*s.InC*s.OutC:], s.InC)
+		} else {
+			gemm.Sgemm(true, false, s.InC, s.OutC, tiles, 1, v[k*vs:], s.InC, dm[k*ms:], s.OutC, 1, du[k*s.InC*s.OutC:], s.OutC)
+		}
 	}
 	if c.wantDX {
 		c.winogradConv(w, c.dx, c.dy, s.OutC, s.InC, n0, g, c.windowT, c.wUT, c.accumulate)

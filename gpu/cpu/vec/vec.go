@@ -287,7 +287,15 @@ func WinogradOutputGrad(dm []float32, dy []float32, lddy, c, images int, w Windo
 
 // WinogradWeightGrad adds G^T dU_k G to the weight gradient dw[o][i][3][3],
 // dU read as du[(k*in + i)*out + o]: the transpose of WinogradWeight.
-func WinogradWeightGrad(dw, du []float32, out, in int) {
+func WinogradWeightGrad(dw, du []float32, out, in int) { winogradWeightGrad(dw, du, out, in, false) }
+
+// WinogradWeightGradByOut is WinogradWeightGrad with dU read as
+// du[(k*out + o)*in + i] (each dU_k transposed).
+func WinogradWeightGradByOut(dw, du []float32, out, in int) {
+	winogradWeightGrad(dw, du, out, in, true)
+}
+
+func winogradWeightGrad(dw, du []float32, out, in int, byOut bool) {
 	if len(dw) < out*in*9 || len(du) < 16*in*out {
 		panic(fmt.Sprintf("vec: winograd weight gradient: %d and %d values for %d x %d x 3 x 3", len(dw), len(du), out, in))
 	}
@@ -295,7 +303,11 @@ func WinogradWeightGrad(dw, du []float32, out, in int) {
 		for i := 0; i < in; i++ {
 			var d [4][4]float32
 			for k := range 16 {
-				d[k/4][k%4] = du[(k*in+i)*out+o]
+				if byOut {
+					d[k/4][k%4] = du[(k*out+o)*in+i]
+				} else {
+					d[k/4][k%4] = du[(k*in+i)*out+o]
+				}
 			}
 			var r [3][4]float32 // G^T dU: rows d0 + (d1 + d2)/2, (d1 - d2)/2, (d1 + d2)/2 + d3
 			for b := 0; b < 4; b++ {

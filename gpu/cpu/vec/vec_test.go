@@ -455,3 +455,25 @@ func TestWinogradWeightGradIsConvolutionGradient(t *testing.T) {
 		}
 	}
 }
+
+func TestWinogradWeightGradByOut(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	const out, in = 3, 5
+	du := random(rng, 16*in*out)
+	duT := make([]float32, len(du))
+	for k := 0; k < 16; k++ {
+		for i := 0; i < in; i++ {
+			for o := 0; o < out; o++ {
+				duT[(k*out+o)*in+i] = du[(k*in+i)*out+o]
+			}
+		}
+	}
+	got, want := make([]float32, out*in*9), make([]float32, out*in*9)
+	WinogradWeightGradByOut(got, duT, out, in)
+	WinogradWeightGrad(want, du, out, in)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("dw[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
