@@ -12,6 +12,13 @@ import (
 // in the core's L2 cache.
 const gemmRows = 1024
 
+// winogradBytes is the most that a Winograd convolution's transformed
+// matrices (16 of tiles x InC and 16 of tiles x OutC) take per group of
+// images: half the 1 MiB L2 of the development machine's cores. With 1024
+// output pixels per group, ResNet's 64-channel stage needed 2 MiB and its
+// transforms ran from L3.
+const winogradBytes = 512 << 10
+
 // conv is a convolution planned for one shape. It is computed as a GEMM per
 // group of images: Y[pixels][OutC] = Cols[pixels][K*K*InC] x Wt[K*K*InC][OutC],
 // where Cols is im2col of the NHWC input (skipped for 1x1 stride-1 convs,
@@ -83,6 +90,12 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 	// (col2im) of its columns.
 	c.transposed = !c.direct && s.Stride == 1 && s.Pad <= s.Kernel-1
 	c.group = max(1, gemmRows/(c.oh*c.ow))
+	if s.Kernel == 3 && s.Stride == 1 && s.InC >= 8 && !b.noWinograd {
+		// Winograd: few enough images that the 16 transformed inputs and
+		// outputs stay in L2 (see winogradBytes)
+		perImage := 16 * 4 * (s.InC + s.OutC) * ((c.oh + 1) / 2) * ((c.ow + 1) / 2)
+		c.group = max(1, min(c.group, winogradBytes/perImage))
+	}
 	c.dwByOut = s.OutC%16 != 0
 	c.wt = make([]float32, s.WeightLen())
 	b.bytes += int64(4 * len(c.wt))
