@@ -38,10 +38,13 @@ const winogradBytes = 512 << 10
 // a GEMM dR[K*K*OutC][InC] = DCols^T X straight from x's rows. That is one
 // im2col of three per convolution saved (the widest one in DenseNet).
 //
-// The forward of a 3x3 stride-1 convolution with 8 or more input channels
-// runs Winograd's F(2x2, 3x3) (package vec): 16 GEMMs of tiles x InC x OutC
+// A 3x3 stride-1 convolution with 8 or more input channels runs Winograd's
+// F(2x2, 3x3) (package vec): its forward as 16 GEMMs of tiles x InC x OutC
 // on transformed 4x4 input patches, 16 multiplies per 2x2 outputs instead of
-// 36, and no im2col.
+// 36, and no im2col. With 8 or more output channels its backward does too:
+// dx as the transposed convolution, the weight gradient as dU_k = V_k^T dM_k
+// (see winogradBackward); such a convolution keeps no im2col scratch and no
+// repacked weight.
 type conv struct {
 	b            *Backend
 	s            gpu.ConvSpec
@@ -89,32 +92,34 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 	// K-1-Pad: im2col of dy and a GEMM, which beats a GEMM and a scatter-add
 	// (col2im) of its columns.
 	c.transposed = !c.direct && s.Stride == 1 && s.Pad <= s.Kernel-1
-	c.group = max(1, gemmRows/(c.oh*c.ow))
-	if s.Kernel == 3 && s.Stride == 1 && s.InC >= 8 && !b.noWinograd {
-		// Winograd: few enough images that the 16 transformed inputs and
-		// outputs stay in L2 (see winogradBytes)
-		perImage := 16 * 4 * (s.InC + s.OutC) * ((c.oh + 1) / 2) * ((c.ow + 1) / 2)
-		c.group = max(1, min(c.group, winogradBytes/perImage))
-	}
-	c.dwByOut = s.OutC%16 != 0
-	c.wt = make([]float32, s.WeightLen())
-	b.bytes += int64(4 * len(c.wt))
-	if !c.direct {
-		c.colsLen = c.group * c.oh * c.ow * c.kk
-		c.dcolsLen = c.colsLen
-	}
-	if c.transposed {
-		c.wtFlip = make([]float32, s.WeightLen())
-		b.bytes += int64(4 * len(c.wtFlip))
-		c.dcolsLen = c.group * s.InH * s.InW * s.Kernel * s.Kernel * s.OutC
-	}
-	c.dwLen = c.kk * s.OutC
-	c.window = vec.Window{H: s.InH, W: s.InW, OH: c.oh, OW: c.ow, K: s.Kernel, Stride: s.Stride, Pad: s.Pad}
-	c.windowT = vec.Window{H: c.oh, W: c.ow, OH: s.InH, OW: s.InW, K: s.Kernel, Stride: 1, Pad: s.Kernel - 1 - s.Pad}
 	// A GEMM with fewer than 8 input channels (the input layer's 3) is too
 	// thin for Winograd to pay.
 	c.winograd = s.Kernel == 3 && s.Stride == 1 && s.InC >= 8 && !b.noWinograd
 	c.winogradBack = c.winograd && c.transposed && s.OutC >= 8
+	c.group = max(1, gemmRows/(c.oh*c.ow))
+	if c.winograd {
+		// few enough images that the 16 transformed inputs and outputs stay
+		// in L2 (see winogradBytes)
+		perImage := 16 * 4 * (s.InC + s.OutC) * ((c.oh + 1) / 2) * ((c.ow + 1) / 2)
+		c.group = max(1, min(c.group, winogradBytes/perImage))
+	}
+	c.dwByOut = s.OutC%16 != 0
+	if !c.winogradBack { // with it, no im2col and no repacked weight at all
+		c.wt = make([]float32, s.WeightLen())
+		b.bytes += int64(4 * len(c.wt))
+		if !c.direct {
+			c.colsLen = c.group * c.oh * c.ow * c.kk
+			c.dcolsLen = c.colsLen
+		}
+		if c.transposed {
+			c.wtFlip = make([]float32, s.WeightLen())
+			b.bytes += int64(4 * len(c.wtFlip))
+			c.dcolsLen = c.group * s.InH * s.InW * s.Kernel * s.Kernel * s.OutC
+		}
+	}
+	c.dwLen = c.kk * s.OutC
+	c.window = vec.Window{H: s.InH, W: s.InW, OH: c.oh, OW: c.ow, K: s.Kernel, Stride: s.Stride, Pad: s.Pad}
+	c.windowT = vec.Window{H: c.oh, W: c.ow, OH: s.InH, OW: s.InW, K: s.Kernel, Stride: 1, Pad: s.Kernel - 1 - s.Pad}
 	if c.winograd {
 		c.wU = make([]float32, 16*s.InC*s.OutC)
 		b.bytes += int64(4 * len(c.wU))
@@ -122,8 +127,6 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 		c.wLen = vec.WinogradLen(tiles, s.InC) + vec.WinogradLen(tiles, s.OutC) + s.InC + s.OutC
 	}
 	if c.winogradBack {
-		// no im2col in either direction
-		c.colsLen, c.dcolsLen = 0, 0
 		c.dwLen = max(c.dwLen, 16*s.InC*s.OutC)
 		c.wUT = make([]float32, 16*s.InC*s.OutC)
 		b.bytes += int64(4 * len(c.wUT))
