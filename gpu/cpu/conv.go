@@ -13,7 +13,7 @@ import (
 const gemmRows = 1024
 
 // winogradBytes is the most that a Winograd convolution's transformed
-// matrices (16 of tiles x InC and 16 of tiles x OutC) take per group of
+// matrices (P of tiles x InC and P of tiles x OutC) take per group of
 // images: half the 1 MiB L2 of the development machine's cores. With 1024
 // output pixels per group, ResNet's 64-channel stage needed 2 MiB and its
 // transforms ran from L3.
@@ -38,10 +38,11 @@ const winogradBytes = 512 << 10
 // a GEMM dR[K*K*OutC][InC] = DCols^T X straight from x's rows. That is one
 // im2col of three per convolution saved (the widest one in DenseNet).
 //
-// A 3x3 stride-1 convolution with 8 or more input channels runs Winograd's
-// F(2x2, 3x3) (package vec): its forward as 16 GEMMs of tiles x InC x OutC
-// on transformed 4x4 input patches, 16 multiplies per 2x2 outputs instead of
-// 36, and no im2col. With 8 or more output channels its backward does too:
+// A 3x3 stride-1 convolution with 8 or more input channels runs the
+// backend's Winograd algorithm (vec.Winograd; F(4x4, 3x3) unless
+// REPRO_CPU_WINOGRAD says otherwise): its forward as P = 36 GEMMs of
+// tiles x InC x OutC on transformed 6x6 input patches, 36 multiplies per
+// 4x4 outputs instead of 144, and no im2col. With 8 or more output channels its backward does too:
 // dx as the transposed convolution, the weight gradient as dU_k = V_k^T dM_k
 // (see winogradBackward); such a convolution keeps no im2col scratch and no
 // repacked weight.
@@ -54,19 +55,20 @@ type conv struct {
 	transposed   bool // stride 1: dx is dy convolved with the flipped kernel
 	group        int  // images per GEMM
 	wt           []float32
-	dwByOut      bool       // the partial weight gradients are dWt^T
-	dwFromDY     bool       // this call's partial weight gradients are dR (transposed path)
-	winograd     bool       // forward by F(2x2, 3x3)
-	winogradBack bool       // and dx too (transposed path, OutC >= 8)
-	wU           []float32  // Winograd: the 16 transformed weights, [16][InC][OutC]
-	wUT          []float32  // and those of the transposed convolution, [16][OutC][InC]
-	wLen         int        // scratch: V [16][tiles][InC], M [16][tiles][OutC], a zero row, a sink row
-	wtFlip       []float32  // transposed path: [(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q]
-	colsLen      int        // scratch: im2col of x
-	dcolsLen     int        // scratch: the panel of dx's GEMM
-	dwLen        int        // scratch: this worker's partial weight gradient
-	window       vec.Window // im2col of x
-	windowT      vec.Window // transposed path: im2col of dy
+	dwByOut      bool         // the partial weight gradients are dWt^T
+	dwFromDY     bool         // this call's partial weight gradients are dR (transposed path)
+	wino         vec.Winograd // the Winograd algorithm of the backend
+	winograd     bool         // forward by Winograd
+	winogradBack bool         // and dx too (transposed path, OutC >= 8)
+	wU           []float32    // Winograd: the P transformed weights, [P][InC][OutC] (P = wino.Points())
+	wUT          []float32    // and those of the transposed convolution, [P][OutC][InC]
+	wLen         int          // scratch: V [P][tiles][InC], M [P][tiles][OutC], a zero row, a sink row
+	wtFlip       []float32    // transposed path: [(p*K+q)*OutC+o][c] = w[o][c][K-1-p][K-1-q]
+	colsLen      int          // scratch: im2col of x
+	dcolsLen     int          // scratch: the panel of dx's GEMM
+	dwLen        int          // scratch: this worker's partial weight gradient
+	window       vec.Window   // im2col of x
+	windowT      vec.Window   // transposed path: im2col of dy
 
 	// state of the current call, read by run
 	phase      int
@@ -94,13 +96,14 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 	c.transposed = !c.direct && s.Stride == 1 && s.Pad <= s.Kernel-1
 	// A GEMM with fewer than 8 input channels (the input layer's 3) is too
 	// thin for Winograd to pay.
-	c.winograd = s.Kernel == 3 && s.Stride == 1 && s.InC >= 8 && !b.noWinograd
+	c.wino = b.winograd
+	c.winograd = s.Kernel == 3 && s.Stride == 1 && s.InC >= 8 && c.wino != 0
 	c.winogradBack = c.winograd && c.transposed && s.OutC >= 8
 	c.group = max(1, gemmRows/(c.oh*c.ow))
 	if c.winograd {
-		// few enough images that the 16 transformed inputs and outputs stay
-		// in L2 (see winogradBytes)
-		perImage := 16 * 4 * (s.InC + s.OutC) * ((c.oh + 1) / 2) * ((c.ow + 1) / 2)
+		// few enough images that the transformed inputs and outputs stay in
+		// L2 (see winogradBytes)
+		perImage := 4 * (c.wino.Len(c.wino.Tiles(1, c.window), s.InC) + c.wino.Len(c.wino.Tiles(1, c.window), s.OutC))
 		c.group = max(1, min(c.group, winogradBytes/perImage))
 	}
 	c.dwByOut = s.OutC%16 != 0
@@ -121,17 +124,17 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 	c.window = vec.Window{H: s.InH, W: s.InW, OH: c.oh, OW: c.ow, K: s.Kernel, Stride: s.Stride, Pad: s.Pad}
 	c.windowT = vec.Window{H: c.oh, W: c.ow, OH: s.InH, OW: s.InW, K: s.Kernel, Stride: 1, Pad: s.Kernel - 1 - s.Pad}
 	if c.winograd {
-		c.wU = make([]float32, 16*s.InC*s.OutC)
+		c.wU = make([]float32, c.wino.Points()*s.InC*s.OutC)
 		b.bytes += int64(4 * len(c.wU))
-		tiles := vec.WinogradTiles(c.group, c.window)
-		c.wLen = vec.WinogradLen(tiles, s.InC) + vec.WinogradLen(tiles, s.OutC) + s.InC + s.OutC
+		tiles := c.wino.Tiles(c.group, c.window)
+		c.wLen = c.wino.Len(tiles, s.InC) + c.wino.Len(tiles, s.OutC) + s.InC + s.OutC
 	}
 	if c.winogradBack {
-		c.dwLen = max(c.dwLen, 16*s.InC*s.OutC)
-		c.wUT = make([]float32, 16*s.InC*s.OutC)
+		c.dwLen = max(c.dwLen, c.wino.Points()*s.InC*s.OutC)
+		c.wUT = make([]float32, c.wino.Points()*s.InC*s.OutC)
 		b.bytes += int64(4 * len(c.wUT))
-		tiles := vec.WinogradTiles(c.group, c.windowT)
-		c.wLen = max(c.wLen, vec.WinogradLen(tiles, s.OutC)+vec.WinogradLen(tiles, s.InC)+s.InC+s.OutC)
+		tiles := c.wino.Tiles(c.group, c.windowT)
+		c.wLen = max(c.wLen, c.wino.Len(tiles, s.OutC)+c.wino.Len(tiles, s.InC)+s.InC+s.OutC)
 	}
 	b.growScratch(c.colsLen+c.dcolsLen+c.dwLen+c.wLen, 0)
 	return c, nil
@@ -187,7 +190,7 @@ func (c *conv) Forward(y, x gpu.Tensor, w gpu.Slice) error {
 		return fmt.Errorf("cpu conv forward weight: %w", err)
 	}
 	if c.winograd {
-		vec.WinogradWeight(c.wU, wd, c.s.OutC, c.s.InC)
+		c.wino.Weight(c.wU, wd, c.s.OutC, c.s.InC)
 	} else {
 		c.repack(wd, false)
 	}
@@ -225,7 +228,7 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	c.dwFromDY = c.wantDX && c.transposed && !c.winogradBack
 	if c.winogradBack {
 		if c.wantDX {
-			vec.WinogradWeightTransposed(c.wUT, wd, c.s.OutC, c.s.InC)
+			c.wino.WeightTransposed(c.wUT, wd, c.s.OutC, c.s.InC)
 		}
 	} else {
 		c.repack(wd, c.dwFromDY)
@@ -239,16 +242,16 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	off := c.colsLen + c.dcolsLen
 	if c.winogradBack {
 		// dw += G^T dU G of the sum of the workers' dU
-		du := c.b.scratch[0][off : off+16*s.InC*s.OutC]
+		du := c.b.scratch[0][off : off+c.wino.Points()*s.InC*s.OutC]
 		for w := 1; w < workers; w++ {
 			for i, v := range c.b.scratch[w][off : off+len(du)] {
 				du[i] += v
 			}
 		}
 		if c.dwByOut {
-			vec.WinogradWeightGradByOut(dwd, du, s.OutC, s.InC)
+			c.wino.WeightGradByOut(dwd, du, s.OutC, s.InC)
 		} else {
-			vec.WinogradWeightGrad(dwd, du, s.OutC, s.InC)
+			c.wino.WeightGrad(dwd, du, s.OutC, s.InC)
 		}
 		return nil
 	}
@@ -353,45 +356,45 @@ func (c *conv) run(w, lo, hi int) {
 
 // winogradConv computes dst (=, += with accumulate) as the 3x3 stride-1
 // convolution of images [n0, n0+g) of src (inC channels) with the
-// transformed weight u (inC to outC) over window win, by F(2x2, 3x3) on
+// transformed weight u (inC to outC) over window win, by Winograd on
 // worker w: the forward (x to y) and the transposed backward (dy to dx).
 func (c *conv) winogradConv(w int, dst view, src view, inC, outC, n0, g int, win vec.Window, u []float32, accumulate bool) {
 	off := c.colsLen + c.dcolsLen + c.dwLen
 	scratch := c.b.scratch[w][off : off+c.wLen]
-	tiles := vec.WinogradTiles(g, win)
-	vLen := vec.WinogradLen(tiles, inC)
+	tiles := c.wino.Tiles(g, win)
+	vLen := c.wino.Len(tiles, inC)
 	v := scratch[:vLen]
-	m := scratch[vLen : vLen+vec.WinogradLen(tiles, outC)]
+	m := scratch[vLen : vLen+c.wino.Len(tiles, outC)]
 	zero := scratch[c.wLen-inC-outC:][:inC]
 	sink := scratch[c.wLen-outC:]
-	vs, ms := vec.WinogradStride(tiles, inC), vec.WinogradStride(tiles, outC)
+	vs, ms := c.wino.Stride(tiles, inC), c.wino.Stride(tiles, outC)
 	clear(zero)
-	vec.WinogradInput(v, src.from(n0*win.H*win.W), src.ld, inC, g, win, zero)
+	c.wino.Input(v, src.from(n0*win.H*win.W), src.ld, inC, g, win, zero)
 	gemm := c.b.gemm[w]
-	for k := 0; k < 16; k++ {
+	for k := 0; k < c.wino.Points(); k++ {
 		gemm.Sgemm(false, false, tiles, outC, inC, 1, v[k*vs:], inC, u[k*inC*outC:], outC, 0, m[k*ms:], outC)
 	}
-	vec.WinogradOutput(dst.from(n0*win.OH*win.OW), dst.ld, m, outC, g, win, accumulate, sink)
+	c.wino.Output(dst.from(n0*win.OH*win.OW), dst.ld, m, outC, g, win, accumulate, sink)
 }
 
 // winogradBackward adds the weight gradient dU of images [n0, n0+g) to du
-// (see vec.WinogradOutputGrad) and computes their dx when it is wanted, on
+// (see vec.Winograd.OutputGrad) and computes their dx when it is wanted, on
 // worker w; no im2col at all.
 func (c *conv) winogradBackward(w, n0, g int, du []float32) {
 	s := c.s
 	off := c.colsLen + c.dcolsLen + c.dwLen
 	scratch := c.b.scratch[w][off : off+c.wLen]
-	tiles := vec.WinogradTiles(g, c.window)
-	vLen := vec.WinogradLen(tiles, s.InC)
+	tiles := c.wino.Tiles(g, c.window)
+	vLen := c.wino.Len(tiles, s.InC)
 	v := scratch[:vLen]
-	dm := scratch[vLen : vLen+vec.WinogradLen(tiles, s.OutC)]
+	dm := scratch[vLen : vLen+c.wino.Len(tiles, s.OutC)]
 	zero := scratch[c.wLen-s.InC-s.OutC:][:max(s.InC, s.OutC)]
 	clear(zero)
-	vec.WinogradInput(v, c.x.from(n0*s.InH*s.InW), c.x.ld, s.InC, g, c.window, zero)
-	vec.WinogradOutputGrad(dm, c.dy.from(n0*c.oh*c.ow), c.dy.ld, s.OutC, g, c.window, zero)
-	vs, ms := vec.WinogradStride(tiles, s.InC), vec.WinogradStride(tiles, s.OutC)
+	c.wino.Input(v, c.x.from(n0*s.InH*s.InW), c.x.ld, s.InC, g, c.window, zero)
+	c.wino.OutputGrad(dm, c.dy.from(n0*c.oh*c.ow), c.dy.ld, s.OutC, g, c.window, zero)
+	vs, ms := c.wino.Stride(tiles, s.InC), c.wino.Stride(tiles, s.OutC)
 	gemm := c.b.gemm[w]
-	for k := 0; k < 16; k++ {
+	for k := 0; k < c.wino.Points(); k++ {
 		if c.dwByOut { // dU_k^T, for a narrow OutC (see the type's comment)
 			gemm.Sgemm(true, false, s.OutC, s.InC, tiles, 1, dm[k*ms:], s.OutC, v[k*vs:], s.InC, 1, du[k*s.InC*s.OutC:], s.InC)
 		} else {

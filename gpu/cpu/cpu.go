@@ -26,7 +26,25 @@ import (
 
 	"repro/gpu"
 	"repro/gpu/cpu/gemm"
+	"repro/gpu/cpu/vec"
 )
+
+// winogradFromEnv reads REPRO_CPU_WINOGRAD, the algorithm of 3x3 stride-1
+// convolutions: unset or 4 for F(4x4, 3x3), the fastest; 2 for F(2x2, 3x3),
+// whose transforms only add; 0 for none (im2col and GEMM, the plainest), to
+// compare them.
+func winogradFromEnv() (vec.Winograd, error) {
+	switch v := os.Getenv("REPRO_CPU_WINOGRAD"); v {
+	case "", "4":
+		return vec.F4, nil
+	case "2":
+		return vec.F2, nil
+	case "0":
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("cpu backend: REPRO_CPU_WINOGRAD=%q: want 4 (F(4x4, 3x3), the default), 2 (F(2x2, 3x3)) or 0 (no Winograd)", v)
+	}
+}
 
 // buffer is float32 memory on the host.
 type buffer struct{ data []float32 }
@@ -51,9 +69,9 @@ type Backend struct {
 	// reductions), grown only by planners.
 	red    [][]float64
 	closed bool
-	// noWinograd turns F(2x2, 3x3) convolutions off (REPRO_CPU_WINOGRAD=0),
-	// for comparing them with plain GEMM convolutions.
-	noWinograd bool
+	// winograd is the algorithm of 3x3 stride-1 convolutions, 0 for none
+	// (im2col and GEMM): see winogradFromEnv.
+	winograd vec.Winograd
 
 	// Task state of the ops that have no plan object, kept here so that
 	// handing them to the pool allocates nothing.
@@ -80,7 +98,11 @@ func NewWithGEMM(opts gpu.Options, newGEMM func() gemm.Impl, why string) (*Backe
 	if threads == 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	b := &Backend{gemmWhy: why, pool: newPool(threads), noWinograd: os.Getenv("REPRO_CPU_WINOGRAD") == "0"}
+	wino, err := winogradFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{gemmWhy: why, pool: newPool(threads), winograd: wino}
 	for w := 0; w < threads; w++ {
 		b.gemm = append(b.gemm, newGEMM())
 	}

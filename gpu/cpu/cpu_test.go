@@ -2,6 +2,7 @@ package cpu_test
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"repro/gpu"
@@ -34,15 +35,29 @@ func TestConformance(t *testing.T) {
 			})
 		}
 	}
-	// Convolutions as GEMMs of im2col only, as REPRO_CPU_WINOGRAD=0 runs
-	// them (the suite above runs 3x3 forwards by Winograd).
-	t.Run("no-winograd", func(t *testing.T) {
-		t.Setenv("REPRO_CPU_WINOGRAD", "0")
-		b, err := cpu.New(gpu.Options{Threads: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		gputest.Run(t, b, 2e-5)
-	})
+	// The other algorithms of 3x3 stride-1 convolutions (the suite above
+	// runs F(4x4, 3x3)): F(2x2, 3x3), and GEMMs of im2col only.
+	for _, alg := range []string{"2", "0"} {
+		t.Run("REPRO_CPU_WINOGRAD="+alg, func(t *testing.T) {
+			t.Setenv("REPRO_CPU_WINOGRAD", alg)
+			b, err := cpu.New(gpu.Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			gputest.Run(t, b, 2e-5)
+		})
+	}
+}
+
+func TestBadWinogradSetting(t *testing.T) {
+	t.Setenv("REPRO_CPU_WINOGRAD", "3")
+	b, err := cpu.New(gpu.Options{})
+	if err == nil {
+		b.Close()
+		t.Fatal("REPRO_CPU_WINOGRAD=3 was accepted")
+	}
+	if want := `REPRO_CPU_WINOGRAD="3": want 4`; !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not say %q", err, want)
+	}
 }

@@ -258,6 +258,200 @@ VEC static void vec_winograd_output_grad(float *restrict dm, const float *restri
 	}
 }
 
+// Winograd F(4x4, 3x3): 6x6 patches in, 36 matrices out, or back. The
+// 36 (or 16) rows are read through arrays of pointers, and omp simd
+// vectorizes over channels once the loops over the tile are unrolled, which
+// gcc 12 does only when told to (without it, these loops ran 8x slower).
+// Each 1-D transform is written out with its small integer coefficients
+// (see vec.F4).
+
+// y = B^T x for x, y of 6 values
+#define F4_BT(y, x) do { \
+	y[0] = 4 * x[0] - 5 * x[2] + x[4]; \
+	y[1] = x[3] + x[4] - 4 * (x[1] + x[2]); \
+	y[2] = x[4] - x[3] + 4 * (x[1] - x[2]); \
+	y[3] = x[4] - x[2] + 2 * (x[3] - x[1]); \
+	y[4] = x[4] - x[2] - 2 * (x[3] - x[1]); \
+	y[5] = 4 * x[1] - 5 * x[3] + x[5]; \
+} while (0)
+
+// y = A^T x for x of 6 values, y of 4
+#define F4_AT(y, x) do { \
+	float p12 = x[1] + x[2], m12 = x[1] - x[2], p34 = x[3] + x[4], m34 = x[3] - x[4]; \
+	y[0] = x[0] + p12 + p34; \
+	y[1] = m12 + 2 * m34; \
+	y[2] = p12 + 4 * p34; \
+	y[3] = m12 + 8 * m34 + x[5]; \
+} while (0)
+
+// y = A x for x of 4 values, y of 6
+#define F4_A(y, x) do { \
+	float p02 = x[0] + x[2], p13 = x[1] + x[3], q02 = x[0] + 4 * x[2], q13 = 2 * x[1] + 8 * x[3]; \
+	y[0] = x[0]; \
+	y[1] = p02 + p13; \
+	y[2] = p02 - p13; \
+	y[3] = q02 + q13; \
+	y[4] = q02 - q13; \
+	y[5] = x[3]; \
+} while (0)
+
+static void winograd4_input_tile(float *restrict o, long ks, const float *const *d, long c) {
+#pragma omp simd
+	for (long ch = 0; ch < c; ch++) {
+		float r[6][6], col[6], t[6];
+		_Pragma("GCC unroll 6")
+		for (int b = 0; b < 6; b++) { // B^T d, column by column
+			_Pragma("GCC unroll 6")
+			for (int a = 0; a < 6; a++) col[a] = d[a * 6 + b][ch];
+			F4_BT(t, col);
+			_Pragma("GCC unroll 6")
+			for (int a = 0; a < 6; a++) r[a][b] = t[a];
+		}
+		_Pragma("GCC unroll 6")
+		for (int a = 0; a < 6; a++) { // (B^T d) B, row by row
+			F4_BT(t, r[a]);
+			_Pragma("GCC unroll 6")
+			for (int b = 0; b < 6; b++) o[(a * 6 + b) * ks + ch] = t[b];
+		}
+	}
+}
+
+VEC static void vec_winograd4_input(float *restrict v, const float *restrict x, long ldx, long c, long images,
+		long H, long W, long OH, long OW, long P, const float *restrict zero) {
+	long th = (OH + 3) / 4, tw = (OW + 3) / 4, T = images * th * tw, t = 0;
+	const float *d[36];
+	for (long n = 0; n < images; n++) {
+		for (long ti = 0; ti < th; ti++) {
+			for (long tj = 0; tj < tw; tj++, t++) {
+				for (long a = 0; a < 6; a++) {
+					for (long b = 0; b < 6; b++) {
+						long ih = 4 * ti - P + a, iw = 4 * tj - P + b;
+						d[a * 6 + b] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n * H + ih) * W + iw) * ldx : zero;
+					}
+				}
+				winograd4_input_tile(v + t * c, T * c + 16, d, c);
+			}
+		}
+	}
+}
+
+// The 16 outputs of a tile may include the sink row many times over, so
+// they are not restrict.
+static void winograd4_output_tile(float *const *y, const float *restrict m, long ks, long c, int accumulate) {
+	// One loop per operator (a branch inside kept gcc from vectorizing):
+	// A^T M column by column, then (A^T M) A row by row.
+#define WINOGRAD4_OUT(OP) \
+	_Pragma("omp simd") \
+	for (long ch = 0; ch < c; ch++) { \
+		float s[4][6], col[6], t[4]; \
+		_Pragma("GCC unroll 6") \
+		for (int b = 0; b < 6; b++) { \
+			_Pragma("GCC unroll 6") \
+			for (int a = 0; a < 6; a++) col[a] = m[(a * 6 + b) * ks + ch]; \
+			F4_AT(t, col); \
+			_Pragma("GCC unroll 4") \
+			for (int a = 0; a < 4; a++) s[a][b] = t[a]; \
+		} \
+		_Pragma("GCC unroll 4") \
+		for (int a = 0; a < 4; a++) { \
+			F4_AT(t, s[a]); \
+			_Pragma("GCC unroll 4") \
+			for (int b = 0; b < 4; b++) y[a * 4 + b][ch] OP t[b]; \
+		} \
+	}
+	if (accumulate) {
+		WINOGRAD4_OUT(+=)
+	} else {
+		WINOGRAD4_OUT(=)
+	}
+#undef WINOGRAD4_OUT
+}
+
+VEC static void vec_winograd4_output(float *y, long ldy, const float *restrict m, long c, long images,
+		long OH, long OW, int accumulate, float *sink) {
+	long th = (OH + 3) / 4, tw = (OW + 3) / 4, T = images * th * tw, t = 0;
+	float *out[16];
+	for (long n = 0; n < images; n++) {
+		for (long ti = 0; ti < th; ti++) {
+			for (long tj = 0; tj < tw; tj++, t++) {
+				for (long a = 0; a < 4; a++) {
+					for (long b = 0; b < 4; b++) {
+						long oh = 4 * ti + a, ow = 4 * tj + b;
+						out[a * 4 + b] = (oh < OH && ow < OW) ? y + ((n * OH + oh) * OW + ow) * ldy : sink;
+					}
+				}
+				winograd4_output_tile(out, m + t * c, T * c + 16, c, accumulate);
+			}
+		}
+	}
+}
+
+static void winograd4_output_grad_tile(float *restrict o, long ks, const float *const *d, long c) {
+#pragma omp simd
+	for (long ch = 0; ch < c; ch++) {
+		float r[6][4], col[4], t[6];
+		_Pragma("GCC unroll 6")
+		for (int b = 0; b < 4; b++) { // A dY, column by column
+			_Pragma("GCC unroll 6")
+			for (int a = 0; a < 4; a++) col[a] = d[a * 4 + b][ch];
+			F4_A(t, col);
+			_Pragma("GCC unroll 6")
+			for (int a = 0; a < 6; a++) r[a][b] = t[a];
+		}
+		_Pragma("GCC unroll 6")
+		for (int a = 0; a < 6; a++) { // (A dY) A^T, row by row
+			F4_A(t, r[a]);
+			_Pragma("GCC unroll 6")
+			for (int b = 0; b < 6; b++) o[(a * 6 + b) * ks + ch] = t[b];
+		}
+	}
+}
+
+VEC static void vec_winograd4_output_grad(float *restrict dm, const float *restrict dy, long lddy, long c, long images,
+		long OH, long OW, const float *restrict zero) {
+	long th = (OH + 3) / 4, tw = (OW + 3) / 4, T = images * th * tw, t = 0;
+	const float *d[16];
+	for (long n = 0; n < images; n++) {
+		for (long ti = 0; ti < th; ti++) {
+			for (long tj = 0; tj < tw; tj++, t++) {
+				for (long k = 0; k < 16; k++) {
+					long oh = 4 * ti + k / 4, ow = 4 * tj + k % 4;
+					d[k] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * lddy : zero;
+				}
+				winograd4_output_grad_tile(dm + t * c, T * c + 16, d, c);
+			}
+		}
+	}
+}
+
+// Each transform for algorithm m (2 or 4, see vec.Winograd).
+static void winograd_input(long m, float *v, const float *x, long ldx, long c, long images,
+		long H, long W, long OH, long OW, long P, const float *zero) {
+	if (m == 4) {
+		vec_winograd4_input(v, x, ldx, c, images, H, W, OH, OW, P, zero);
+	} else {
+		vec_winograd_input(v, x, ldx, c, images, H, W, OH, OW, P, zero);
+	}
+}
+
+static void winograd_output(long m, float *y, long ldy, const float *mm, long c, long images,
+		long OH, long OW, int accumulate, float *sink) {
+	if (m == 4) {
+		vec_winograd4_output(y, ldy, mm, c, images, OH, OW, accumulate, sink);
+	} else {
+		vec_winograd_output(y, ldy, mm, c, images, OH, OW, accumulate, sink);
+	}
+}
+
+static void winograd_output_grad(long m, float *dm, const float *dy, long lddy, long c, long images,
+		long OH, long OW, const float *zero) {
+	if (m == 4) {
+		vec_winograd4_output_grad(dm, dy, lddy, c, images, OH, OW, zero);
+	} else {
+		vec_winograd_output_grad(dm, dy, lddy, c, images, OH, OW, zero);
+	}
+}
+
 VEC static void vec_im2col(float *restrict cols, const float *restrict x, long ldx, long c, long images,
 		long H, long W, long OH, long OW, long K, long S, long P) {
 	long kc = K * c;
@@ -353,20 +547,19 @@ func copyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate
 	C.vec_copy_add(f32(y), C.long(ldy), f32(x), C.long(ldx), C.long(rows), C.long(c), acc)
 }
 
-func winogradInput(v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
-	C.vec_winograd_input(f32(v), f32(x), C.long(ldx), C.long(c), C.long(images),
+func winogradInput(f Winograd, v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
+	C.winograd_input(C.long(f), f32(v), f32(x), C.long(ldx), C.long(c), C.long(images),
 		C.long(w.H), C.long(w.W), C.long(w.OH), C.long(w.OW), C.long(w.Pad), f32(zero))
 }
 
-func winogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, sink []float32) {
+func winogradOutput(f Winograd, y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, sink []float32) {
 	acc := C.int(0)
 	if accumulate {
 		acc = 1
 	}
-	C.vec_winograd_output(f32(y), C.long(ldy), f32(m), C.long(c), C.long(images),
-		C.long(w.OH), C.long(w.OW), acc, f32(sink))
+	C.winograd_output(C.long(f), f32(y), C.long(ldy), f32(m), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), acc, f32(sink))
 }
 
-func winogradOutputGrad(dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
-	C.vec_winograd_output_grad(f32(dm), f32(dy), C.long(lddy), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), f32(zero))
+func winogradOutputGrad(f Winograd, dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
+	C.winograd_output_grad(C.long(f), f32(dm), f32(dy), C.long(lddy), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), f32(zero))
 }

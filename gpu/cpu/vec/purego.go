@@ -43,14 +43,14 @@ func copyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate
 	refCopyAdd(y, ldy, x, ldx, rows, c, accumulate)
 }
 
-func winogradInput(v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
-	refWinogradInput(v, x, ldx, c, images, w, zero)
+func winogradInput(f Winograd, v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
+	refWinogradInput(f, v, x, ldx, c, images, w, zero)
 }
 
-func winogradOutput(y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, sink []float32) {
-	refWinogradOutput(y, ldy, m, c, images, w, accumulate, sink)
+func winogradOutput(f Winograd, y []float32, ldy int, m []float32, c, images int, w Window, accumulate bool, sink []float32) {
+	refWinogradOutput(f, y, ldy, m, c, images, w, accumulate, sink)
 }
 
-func winogradOutputGrad(dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
-	refWinogradOutputGrad(dm, dy, lddy, c, images, w, zero)
+func winogradOutputGrad(f Winograd, dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
+	refWinogradOutputGrad(f, dm, dy, lddy, c, images, w, zero)
 }
