@@ -263,7 +263,8 @@ VEC static void vec_winograd_output_grad(float *restrict dm, const float *restri
 // vectorizes over channels once the loops over the tile are unrolled, which
 // gcc 12 does only when told to (without it, these loops ran 8x slower).
 // Each 1-D transform is written out with its small integer coefficients
-// (see vec.F4).
+// (see vec.F4). The tile functions must be inlined into the cloned loops
+// over tiles, or they run as the baseline's SSE code (1.7x slower).
 
 // y = B^T x for x, y of 6 values
 #define F4_BT(y, x) do { \
@@ -295,7 +296,7 @@ VEC static void vec_winograd_output_grad(float *restrict dm, const float *restri
 	y[5] = x[3]; \
 } while (0)
 
-static void winograd4_input_tile(float *restrict o, long ks, const float *const *d, long c) {
+static inline __attribute__((always_inline)) void winograd4_input_tile(float *restrict o, long ks, const float *const *d, long c) {
 #pragma omp simd
 	for (long ch = 0; ch < c; ch++) {
 		float r[6][6], col[6], t[6];
@@ -337,7 +338,7 @@ VEC static void vec_winograd4_input(float *restrict v, const float *restrict x, 
 
 // The 16 outputs of a tile may include the sink row many times over, so
 // they are not restrict.
-static void winograd4_output_tile(float *const *y, const float *restrict m, long ks, long c, int accumulate) {
+static inline __attribute__((always_inline)) void winograd4_output_tile(float *const *y, const float *restrict m, long ks, long c, int accumulate) {
 	// One loop per operator (a branch inside kept gcc from vectorizing):
 	// A^T M column by column, then (A^T M) A row by row.
 #define WINOGRAD4_OUT(OP) \
@@ -386,7 +387,7 @@ VEC static void vec_winograd4_output(float *y, long ldy, const float *restrict m
 	}
 }
 
-static void winograd4_output_grad_tile(float *restrict o, long ks, const float *const *d, long c) {
+static inline __attribute__((always_inline)) void winograd4_output_grad_tile(float *restrict o, long ks, const float *const *d, long c) {
 #pragma omp simd
 	for (long ch = 0; ch < c; ch++) {
 		float r[6][4], col[4], t[6];
