@@ -349,7 +349,7 @@ func (c *conv) run(w, lo, hi int) {
 					clear(c.dx.row(p))
 				}
 			}
-			c.col2im(dcols, n0, g)
+			vec.Col2im(c.dx.from(n0*ihw), c.dx.ld, dcols, s.InC, g, c.window)
 		}
 	}
 }
@@ -403,37 +403,5 @@ func (c *conv) winogradBackward(w, n0, g int, du []float32) {
 	}
 	if c.wantDX {
 		c.winogradConv(w, c.dx, c.dy, s.OutC, s.InC, n0, g, c.windowT, c.wUT, c.accumulate)
-	}
-}
-
-// col2im adds each im2col row's gradient back onto the input pixels it came
-// from: the transpose of im2col.
-func (c *conv) col2im(dcols []float32, n0, g int) {
-	s := c.s
-	r := 0
-	for n := n0; n < n0+g; n++ {
-		for i := 0; i < c.oh; i++ {
-			for j := 0; j < c.ow; j++ {
-				row := dcols[r*c.kk : (r+1)*c.kk]
-				r++
-				seg := 0
-				for p := 0; p < s.Kernel; p++ {
-					ih := i*s.Stride + p - s.Pad
-					for q := 0; q < s.Kernel; q++ {
-						iw := j*s.Stride + q - s.Pad
-						src := row[seg : seg+s.InC]
-						seg += s.InC
-						if ih < 0 || ih >= s.InH || iw < 0 || iw >= s.InW {
-							continue
-						}
-						dst := c.dx.row((n*s.InH+ih)*s.InW + iw)
-						dst = dst[:len(src)]
-						for k, v := range src {
-							dst[k] += v
-						}
-					}
-				}
-			}
-		}
 	}
 }

@@ -296,14 +296,22 @@ VEC static void vec_winograd_output_grad(float *restrict dm, const float *restri
 	y[5] = x[3]; \
 } while (0)
 
-static inline __attribute__((always_inline)) void winograd4_input_tile(float *restrict o, long ks, const float *const *d, long c) {
+// The tile functions read (or write) the patch's pixel (a, b) at d[a*side+b]
+// for edge tiles, and at base + a*rs + b*cs for tiles inside the image:
+// inlined at two call sites, one with d NULL, gcc drops the other branch
+// (filling 36 pointers per tile took as long as the transform at 16
+// channels).
+#define PIXEL(d, base, rs, cs, side, a, b) ((d) ? (d)[(a) * (side) + (b)] : (base) + (a) * (rs) + (b) * (cs))
+
+static inline __attribute__((always_inline)) void winograd4_input_tile(float *restrict o, long ks, const float *const *d,
+		const float *base, long rs, long cs, long c) {
 #pragma omp simd
 	for (long ch = 0; ch < c; ch++) {
 		float r[6][6], col[6], t[6];
 		_Pragma("GCC unroll 6")
 		for (int b = 0; b < 6; b++) { // B^T d, column by column
 			_Pragma("GCC unroll 6")
-			for (int a = 0; a < 6; a++) col[a] = d[a * 6 + b][ch];
+			for (int a = 0; a < 6; a++) col[a] = PIXEL(d, base, rs, cs, 6, a, b)[ch];
 			F4_BT(t, col);
 			_Pragma("GCC unroll 6")
 			for (int a = 0; a < 6; a++) r[a][b] = t[a];
@@ -324,13 +332,18 @@ VEC static void vec_winograd4_input(float *restrict v, const float *restrict x, 
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
 			for (long tj = 0; tj < tw; tj++, t++) {
+				long ih0 = 4 * ti - P, iw0 = 4 * tj - P;
+				if (ih0 >= 0 && ih0 + 6 <= H && iw0 >= 0 && iw0 + 6 <= W) {
+					winograd4_input_tile(v + t * c, T * c + 16, NULL, x + ((n * H + ih0) * W + iw0) * ldx, W * ldx, ldx, c);
+					continue;
+				}
 				for (long a = 0; a < 6; a++) {
 					for (long b = 0; b < 6; b++) {
-						long ih = 4 * ti - P + a, iw = 4 * tj - P + b;
+						long ih = ih0 + a, iw = iw0 + b;
 						d[a * 6 + b] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n * H + ih) * W + iw) * ldx : zero;
 					}
 				}
-				winograd4_input_tile(v + t * c, T * c + 16, d, c);
+				winograd4_input_tile(v + t * c, T * c + 16, d, NULL, 0, 0, c);
 			}
 		}
 	}
@@ -338,7 +351,8 @@ VEC static void vec_winograd4_input(float *restrict v, const float *restrict x, 
 
 // The 16 outputs of a tile may include the sink row many times over, so
 // they are not restrict.
-static inline __attribute__((always_inline)) void winograd4_output_tile(float *const *y, const float *restrict m, long ks, long c, int accumulate) {
+static inline __attribute__((always_inline)) void winograd4_output_tile(float *const *y, float *base, long rs, long cs,
+		const float *restrict m, long ks, long c, int accumulate) {
 	// One loop per operator (a branch inside kept gcc from vectorizing):
 	// A^T M column by column, then (A^T M) A row by row.
 #define WINOGRAD4_OUT(OP) \
@@ -357,7 +371,7 @@ static inline __attribute__((always_inline)) void winograd4_output_tile(float *c
 		for (int a = 0; a < 4; a++) { \
 			F4_AT(t, s[a]); \
 			_Pragma("GCC unroll 4") \
-			for (int b = 0; b < 4; b++) y[a * 4 + b][ch] OP t[b]; \
+			for (int b = 0; b < 4; b++) PIXEL(y, base, rs, cs, 4, a, b)[ch] OP t[b]; \
 		} \
 	}
 	if (accumulate) {
@@ -375,26 +389,32 @@ VEC static void vec_winograd4_output(float *y, long ldy, const float *restrict m
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
 			for (long tj = 0; tj < tw; tj++, t++) {
+				if (4 * ti + 4 <= OH && 4 * tj + 4 <= OW) {
+					float *base = y + ((n * OH + 4 * ti) * OW + 4 * tj) * ldy;
+					winograd4_output_tile(NULL, base, OW * ldy, ldy, m + t * c, T * c + 16, c, accumulate);
+					continue;
+				}
 				for (long a = 0; a < 4; a++) {
 					for (long b = 0; b < 4; b++) {
 						long oh = 4 * ti + a, ow = 4 * tj + b;
 						out[a * 4 + b] = (oh < OH && ow < OW) ? y + ((n * OH + oh) * OW + ow) * ldy : sink;
 					}
 				}
-				winograd4_output_tile(out, m + t * c, T * c + 16, c, accumulate);
+				winograd4_output_tile(out, NULL, 0, 0, m + t * c, T * c + 16, c, accumulate);
 			}
 		}
 	}
 }
 
-static inline __attribute__((always_inline)) void winograd4_output_grad_tile(float *restrict o, long ks, const float *const *d, long c) {
+static inline __attribute__((always_inline)) void winograd4_output_grad_tile(float *restrict o, long ks, const float *const *d,
+		const float *base, long rs, long cs, long c) {
 #pragma omp simd
 	for (long ch = 0; ch < c; ch++) {
 		float r[6][4], col[4], t[6];
 		_Pragma("GCC unroll 6")
 		for (int b = 0; b < 4; b++) { // A dY, column by column
 			_Pragma("GCC unroll 6")
-			for (int a = 0; a < 4; a++) col[a] = d[a * 4 + b][ch];
+			for (int a = 0; a < 4; a++) col[a] = PIXEL(d, base, rs, cs, 4, a, b)[ch];
 			F4_A(t, col);
 			_Pragma("GCC unroll 6")
 			for (int a = 0; a < 6; a++) r[a][b] = t[a];
@@ -415,11 +435,16 @@ VEC static void vec_winograd4_output_grad(float *restrict dm, const float *restr
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
 			for (long tj = 0; tj < tw; tj++, t++) {
+				if (4 * ti + 4 <= OH && 4 * tj + 4 <= OW) {
+					const float *base = dy + ((n * OH + 4 * ti) * OW + 4 * tj) * lddy;
+					winograd4_output_grad_tile(dm + t * c, T * c + 16, NULL, base, OW * lddy, lddy, c);
+					continue;
+				}
 				for (long k = 0; k < 16; k++) {
 					long oh = 4 * ti + k / 4, ow = 4 * tj + k % 4;
 					d[k] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * lddy : zero;
 				}
-				winograd4_output_grad_tile(dm + t * c, T * c + 16, d, c);
+				winograd4_output_grad_tile(dm + t * c, T * c + 16, d, NULL, 0, 0, c);
 			}
 		}
 	}
@@ -450,6 +475,28 @@ static void winograd_output_grad(long m, float *dm, const float *dy, long lddy, 
 		vec_winograd4_output_grad(dm, dy, lddy, c, images, OH, OW, zero);
 	} else {
 		vec_winograd_output_grad(dm, dy, lddy, c, images, OH, OW, zero);
+	}
+}
+
+VEC static void vec_col2im(float *restrict x, long ldx, const float *restrict cols, long c, long images,
+		long H, long W, long OH, long OW, long K, long S, long P) {
+	const float *row = cols;
+	for (long n = 0; n < images; n++) {
+		for (long i = 0; i < OH; i++) {
+			for (long j = 0; j < OW; j++, row += K * K * c) {
+				for (long p = 0; p < K; p++) {
+					long ih = i * S + p - P;
+					if (ih < 0 || ih >= H) continue;
+					for (long q = 0; q < K; q++) {
+						long iw = j * S + q - P;
+						if (iw < 0 || iw >= W) continue;
+						float *d = x + ((n * H + ih) * W + iw) * ldx;
+						const float *s = row + (p * K + q) * c;
+						for (long t = 0; t < c; t++) d[t] += s[t];
+					}
+				}
+			}
+		}
 	}
 }
 
@@ -533,6 +580,11 @@ func sumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, row
 
 func im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 	C.vec_im2col(f32(cols), f32(x), C.long(ldx), C.long(c), C.long(images),
+		C.long(w.H), C.long(w.W), C.long(w.OH), C.long(w.OW), C.long(w.K), C.long(w.Stride), C.long(w.Pad))
+}
+
+func col2im(x []float32, ldx int, cols []float32, c, images int, w Window) {
+	C.vec_col2im(f32(x), C.long(ldx), f32(cols), C.long(c), C.long(images),
 		C.long(w.H), C.long(w.W), C.long(w.OH), C.long(w.OW), C.long(w.K), C.long(w.Stride), C.long(w.Pad))
 }
 

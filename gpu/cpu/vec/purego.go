@@ -35,6 +35,10 @@ func im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 	refIm2col(cols, x, ldx, c, images, w)
 }
 
+func col2im(x []float32, ldx int, cols []float32, c, images int, w Window) {
+	refCol2im(x, ldx, cols, c, images, w)
+}
+
 func add(y []float32, ldy int, a []float32, lda int, b []float32, ldb int, rows, c int) {
 	refAdd(y, ldy, a, lda, b, ldb, rows, c)
 }

@@ -117,6 +117,36 @@ func refIm2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 	}
 }
 
+func refCol2im(x []float32, ldx int, cols []float32, c, images int, w Window) {
+	kk := w.K * w.K * c
+	r := 0
+	for n := 0; n < images; n++ {
+		for i := 0; i < w.OH; i++ {
+			for j := 0; j < w.OW; j++ {
+				row := cols[r*kk : (r+1)*kk]
+				r++
+				for p := 0; p < w.K; p++ {
+					ih := i*w.Stride + p - w.Pad
+					if ih < 0 || ih >= w.H {
+						continue
+					}
+					for q := 0; q < w.K; q++ {
+						iw := j*w.Stride + q - w.Pad
+						if iw < 0 || iw >= w.W {
+							continue
+						}
+						src := row[(p*w.K+q)*c : (p*w.K+q+1)*c]
+						dst := x[((n*w.H+ih)*w.W+iw)*ldx:][:c]
+						for k, v := range src {
+							dst[k] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func refAdd(y []float32, ldy int, a []float32, lda int, b []float32, ldb int, rows, c int) {
 	for r := 0; r < rows; r++ {
 		yr, ar, br := y[r*ldy:r*ldy+c], a[r*lda:r*lda+c], b[r*ldb:r*ldb+c]

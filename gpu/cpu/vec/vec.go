@@ -136,6 +136,24 @@ func Im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 	im2col(cols, x, ldx, c, images, w)
 }
 
+// Col2im adds each row of cols (laid out as Im2col writes them) back onto
+// the input pixels it was taken from, skipping the taps that fall in the
+// padding: x[n][ih][iw][ch] += cols[(n*OH + i)*OW + j][(p*K + q)*c + ch]
+// for every (i, j, p, q) with ih = i*Stride + p - Pad, iw = j*Stride + q -
+// Pad inside the image. It is the transpose of Im2col, which takes a
+// convolution's input gradient from the gradient of its columns.
+func Col2im(x []float32, ldx int, cols []float32, c, images int, w Window) {
+	if w.H <= 0 || w.W <= 0 || w.OH <= 0 || w.OW <= 0 || w.K <= 0 || w.Stride <= 0 || w.Pad < 0 || images < 0 {
+		panic(fmt.Sprintf("vec: col2im of %d images, window %+v", images, w))
+	}
+	fits("col2im x", x, images*w.H*w.W, c, ldx)
+	fits("col2im cols", cols, images*w.OH*w.OW, w.K*w.K*c, w.K*w.K*c)
+	if images == 0 || c == 0 {
+		return
+	}
+	col2im(x, ldx, cols, c, images, w)
+}
+
 // Add computes y = a + b; y may be a or b.
 func Add(y []float32, ldy int, a []float32, lda int, b []float32, ldb int, rows, c int) {
 	fits("add y", y, rows, c, ldy)

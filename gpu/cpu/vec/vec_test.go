@@ -191,6 +191,47 @@ func sameSums(t *testing.T, op string, c int, g1, g2, w1, w2 []float64) {
 	}
 }
 
+// TestCol2im checks Col2im as the transpose of Im2col: <Im2col(x), g> =
+// <x, Col2im(g)> for random x and g, in float64, and the C loops against
+// the Go ones.
+func TestCol2im(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, s := range []struct{ c, ld, images int }{{3, 3, 2}, {16, 16, 1}, {12, 40, 3}} {
+		for _, w := range []Window{
+			{H: 5, W: 6, OH: 5, OW: 6, K: 3, Stride: 1, Pad: 1},
+			{H: 8, W: 8, OH: 4, OW: 4, K: 3, Stride: 2, Pad: 1},
+			{H: 7, W: 9, OH: 4, OW: 5, K: 3, Stride: 2, Pad: 1},
+			{H: 3, W: 3, OH: 5, OW: 5, K: 3, Stride: 1, Pad: 2},
+			{H: 7, W: 5, OH: 4, OW: 3, K: 1, Stride: 2, Pad: 0},
+		} {
+			nx := length(s.images*w.H*w.W, s.ld, s.c)
+			x := random(rng, nx)
+			g := random(rng, s.images*w.OH*w.OW*w.K*w.K*s.c)
+			cols := make([]float32, len(g))
+			Im2col(cols, x, s.ld, s.c, s.images, w)
+			got, want := random(rng, nx), make([]float32, nx)
+			copy(want, got) // both add onto the same values (same checks the gaps)
+			before := append([]float32(nil), got...)
+			Col2im(got, s.ld, g, s.c, s.images, w)
+			refCol2im(want, s.ld, g, s.c, s.images, w)
+			same(t, "col2im", s.images*w.H*w.W, s.c, s.ld, got, want, 0)
+			var lhs, rhs float64
+			for i, v := range cols {
+				lhs += float64(v) * float64(g[i])
+			}
+			for r := 0; r < s.images*w.H*w.W; r++ {
+				for ch := 0; ch < s.c; ch++ {
+					i := r*s.ld + ch
+					rhs += float64(x[i]) * float64(got[i]-before[i])
+				}
+			}
+			if math.Abs(lhs-rhs) > 1e-4*(1+math.Abs(lhs)) {
+				t.Fatalf("col2im c %d %+v: <im2col x, g> = %v, <x, col2im g> = %v", s.c, w, lhs, rhs)
+			}
+		}
+	}
+}
+
 func TestIm2col(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, s := range []struct{ c, ld, images int }{{3, 3, 2}, {16, 16, 1}, {12, 40, 3}} {
