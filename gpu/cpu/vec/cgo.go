@@ -125,7 +125,7 @@ VEC static void vec_copy_add(float *y, long ldy, const float *x, long ldx, long 
 	}
 }
 
-// Winograd F(2x2, 3x3): see vec.go. Inner loops run over channels, 16
+// Winograd F(2x2, 3x3): see vec.F2 (winograd.go). Inner loops run over channels, 16
 // input rows (or the zero row) in, 16 matrices out, or back; the rows are
 // named one by one so that gcc sees loop-invariant pointers and vectorizes.
 static void winograd_input_tile(float *restrict o, long ks, const float *const *d, long c) {
