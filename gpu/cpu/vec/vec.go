@@ -125,15 +125,20 @@ type Window struct{ H, W, OH, OW, K, Stride, Pad int }
 // c channels each, 0 outside the image: row r = (n*OH + i)*OW + j of cols,
 // column (p*K + q)*c + ch, rows K*K*c apart.
 func Im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
+	if columns("im2col", x, ldx, cols, c, images, w) {
+		im2col(cols, x, ldx, c, images, w)
+	}
+}
+
+// columns panics unless x and cols hold the images' pixels and columns
+// under window w, and reports whether there is anything to do.
+func columns(op string, x []float32, ldx int, cols []float32, c, images int, w Window) bool {
 	if w.H <= 0 || w.W <= 0 || w.OH <= 0 || w.OW <= 0 || w.K <= 0 || w.Stride <= 0 || w.Pad < 0 || images < 0 {
-		panic(fmt.Sprintf("vec: im2col of %d images, window %+v", images, w))
+		panic(fmt.Sprintf("vec: %s of %d images, window %+v", op, images, w))
 	}
-	fits("im2col x", x, images*w.H*w.W, c, ldx)
-	fits("im2col cols", cols, images*w.OH*w.OW, w.K*w.K*c, w.K*w.K*c)
-	if images == 0 || c == 0 {
-		return
-	}
-	im2col(cols, x, ldx, c, images, w)
+	fits(op+" x", x, images*w.H*w.W, c, ldx)
+	fits(op+" cols", cols, images*w.OH*w.OW, w.K*w.K*c, w.K*w.K*c)
+	return images > 0 && c > 0
 }
 
 // Col2im adds each row of cols (laid out as Im2col writes them) back onto
@@ -143,15 +148,9 @@ func Im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
 // Pad inside the image. It is the transpose of Im2col, which takes a
 // convolution's input gradient from the gradient of its columns.
 func Col2im(x []float32, ldx int, cols []float32, c, images int, w Window) {
-	if w.H <= 0 || w.W <= 0 || w.OH <= 0 || w.OW <= 0 || w.K <= 0 || w.Stride <= 0 || w.Pad < 0 || images < 0 {
-		panic(fmt.Sprintf("vec: col2im of %d images, window %+v", images, w))
+	if columns("col2im", x, ldx, cols, c, images, w) {
+		col2im(x, ldx, cols, c, images, w)
 	}
-	fits("col2im x", x, images*w.H*w.W, c, ldx)
-	fits("col2im cols", cols, images*w.OH*w.OW, w.K*w.K*c, w.K*w.K*c)
-	if images == 0 || c == 0 {
-		return
-	}
-	col2im(x, ldx, cols, c, images, w)
 }
 
 // Add computes y = a + b; y may be a or b.

@@ -191,19 +191,30 @@ func sameSums(t *testing.T, op string, c int, g1, g2, w1, w2 []float64) {
 	}
 }
 
+// im2colShapes and im2colWindows are what the im2col tests run: whole
+// tensors and a channel view; padded and not, strides 1 and 2, odd sizes,
+// padding wider than the kernel's reach, 1x1 kernels.
+var (
+	im2colShapes  = []struct{ c, ld, images int }{{3, 3, 2}, {16, 16, 1}, {12, 40, 3}}
+	im2colWindows = []Window{
+		{H: 5, W: 6, OH: 5, OW: 6, K: 3, Stride: 1, Pad: 1},
+		{H: 8, W: 8, OH: 4, OW: 4, K: 3, Stride: 2, Pad: 1},
+		{H: 7, W: 9, OH: 4, OW: 5, K: 3, Stride: 2, Pad: 1},
+		{H: 4, W: 4, OH: 4, OW: 4, K: 3, Stride: 1, Pad: 1},
+		{H: 7, W: 5, OH: 5, OW: 3, K: 3, Stride: 1, Pad: 0},
+		{H: 3, W: 3, OH: 5, OW: 5, K: 3, Stride: 1, Pad: 2},
+		{H: 6, W: 6, OH: 6, OW: 6, K: 1, Stride: 1, Pad: 0},
+		{H: 7, W: 5, OH: 4, OW: 3, K: 1, Stride: 2, Pad: 0},
+	}
+)
+
 // TestCol2im checks Col2im as the transpose of Im2col: <Im2col(x), g> =
 // <x, Col2im(g)> for random x and g, in float64, and the C loops against
 // the Go ones.
 func TestCol2im(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
-	for _, s := range []struct{ c, ld, images int }{{3, 3, 2}, {16, 16, 1}, {12, 40, 3}} {
-		for _, w := range []Window{
-			{H: 5, W: 6, OH: 5, OW: 6, K: 3, Stride: 1, Pad: 1},
-			{H: 8, W: 8, OH: 4, OW: 4, K: 3, Stride: 2, Pad: 1},
-			{H: 7, W: 9, OH: 4, OW: 5, K: 3, Stride: 2, Pad: 1},
-			{H: 3, W: 3, OH: 5, OW: 5, K: 3, Stride: 1, Pad: 2},
-			{H: 7, W: 5, OH: 4, OW: 3, K: 1, Stride: 2, Pad: 0},
-		} {
+	for _, s := range im2colShapes {
+		for _, w := range im2colWindows {
 			nx := length(s.images*w.H*w.W, s.ld, s.c)
 			x := random(rng, nx)
 			g := random(rng, s.images*w.OH*w.OW*w.K*w.K*s.c)
@@ -234,15 +245,8 @@ func TestCol2im(t *testing.T) {
 
 func TestIm2col(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	for _, s := range []struct{ c, ld, images int }{{3, 3, 2}, {16, 16, 1}, {12, 40, 3}} {
-		for _, w := range []Window{
-			{H: 5, W: 6, OH: 5, OW: 6, K: 3, Stride: 1, Pad: 1},
-			{H: 8, W: 8, OH: 4, OW: 4, K: 3, Stride: 2, Pad: 1},
-			{H: 4, W: 4, OH: 4, OW: 4, K: 3, Stride: 1, Pad: 1},
-			{H: 7, W: 5, OH: 5, OW: 3, K: 3, Stride: 1, Pad: 0},
-			{H: 3, W: 3, OH: 5, OW: 5, K: 3, Stride: 1, Pad: 2},
-			{H: 6, W: 6, OH: 6, OW: 6, K: 1, Stride: 1, Pad: 0},
-		} {
+	for _, s := range im2colShapes {
+		for _, w := range im2colWindows {
 			x := random(rng, length(s.images*w.H*w.W, s.ld, s.c))
 			n := s.images * w.OH * w.OW * w.K * w.K * s.c
 			got, want := random(rng, n), random(rng, n)
