@@ -125,19 +125,21 @@ type Window struct{ H, W, OH, OW, K, Stride, Pad int }
 // c channels each, 0 outside the image: row r = (n*OH + i)*OW + j of cols,
 // column (p*K + q)*c + ch, rows K*K*c apart.
 func Im2col(cols []float32, x []float32, ldx, c, images int, w Window) {
-	if columns("im2col", x, ldx, cols, c, images, w) {
+	if columns("im2col x", "im2col cols", x, ldx, cols, c, images, w) {
 		im2col(cols, x, ldx, c, images, w)
 	}
 }
 
 // columns panics unless x and cols hold the images' pixels and columns
-// under window w, and reports whether there is anything to do.
-func columns(op string, x []float32, ldx int, cols []float32, c, images int, w Window) bool {
+// under window w, and reports whether there is anything to do. The names
+// come whole from the callers: building them here would allocate in every
+// training step.
+func columns(xName, colsName string, x []float32, ldx int, cols []float32, c, images int, w Window) bool {
 	if w.H <= 0 || w.W <= 0 || w.OH <= 0 || w.OW <= 0 || w.K <= 0 || w.Stride <= 0 || w.Pad < 0 || images < 0 {
-		panic(fmt.Sprintf("vec: %s of %d images, window %+v", op, images, w))
+		panic(fmt.Sprintf("vec: %s of %d images, window %+v", colsName, images, w))
 	}
-	fits(op+" x", x, images*w.H*w.W, c, ldx)
-	fits(op+" cols", cols, images*w.OH*w.OW, w.K*w.K*c, w.K*w.K*c)
+	fits(xName, x, images*w.H*w.W, c, ldx)
+	fits(colsName, cols, images*w.OH*w.OW, w.K*w.K*c, w.K*w.K*c)
 	return images > 0 && c > 0
 }
 
@@ -148,7 +150,7 @@ func columns(op string, x []float32, ldx int, cols []float32, c, images int, w W
 // Pad inside the image. It is the transpose of Im2col, which takes a
 // convolution's input gradient from the gradient of its columns.
 func Col2im(x []float32, ldx int, cols []float32, c, images int, w Window) {
-	if columns("col2im", x, ldx, cols, c, images, w) {
+	if columns("col2im x", "col2im cols", x, ldx, cols, c, images, w) {
 		col2im(x, ldx, cols, c, images, w)
 	}
 }

@@ -243,6 +243,19 @@ func TestCol2im(t *testing.T) {
 	}
 }
 
+// Im2col and Col2im run inside training steps, which allocate nothing.
+func TestColumnsAllocateNothing(t *testing.T) {
+	s, w := im2colShapes[2], im2colWindows[1]
+	x := make([]float32, length(s.images*w.H*w.W, s.ld, s.c))
+	cols := make([]float32, s.images*w.OH*w.OW*w.K*w.K*s.c)
+	if n := testing.AllocsPerRun(3, func() { Im2col(cols, x, s.ld, s.c, s.images, w) }); n != 0 {
+		t.Errorf("im2col: %v allocations per call, want 0", n)
+	}
+	if n := testing.AllocsPerRun(3, func() { Col2im(x, s.ld, cols, s.c, s.images, w) }); n != 0 {
+		t.Errorf("col2im: %v allocations per call, want 0", n)
+	}
+}
+
 func TestIm2col(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, s := range im2colShapes {
