@@ -125,72 +125,151 @@ VEC static void vec_copy_add(float *y, long ldy, const float *x, long ldx, long 
 	}
 }
 
-// Winograd F(2x2, 3x3): see vec.F2 (winograd.go). Inner loops run over channels, 16
-// input rows (or the zero row) in, 16 matrices out, or back; the rows are
-// named one by one so that gcc sees loop-invariant pointers and vectorizes.
-static void winograd_input_tile(float *restrict o, long ks, const float *const *d, long c) {
-	const float *restrict d00 = d[0], *restrict d01 = d[1], *restrict d02 = d[2], *restrict d03 = d[3];
-	const float *restrict d10 = d[4], *restrict d11 = d[5], *restrict d12 = d[6], *restrict d13 = d[7];
-	const float *restrict d20 = d[8], *restrict d21 = d[9], *restrict d22 = d[10], *restrict d23 = d[11];
-	const float *restrict d30 = d[12], *restrict d31 = d[13], *restrict d32 = d[14], *restrict d33 = d[15];
-	float *restrict o0 = o, *restrict o1 = o + ks, *restrict o2 = o + 2 * ks, *restrict o3 = o + 3 * ks;
-	float *restrict o4 = o + 4 * ks, *restrict o5 = o + 5 * ks, *restrict o6 = o + 6 * ks, *restrict o7 = o + 7 * ks;
-	float *restrict o8 = o + 8 * ks, *restrict o9 = o + 9 * ks, *restrict o10 = o + 10 * ks, *restrict o11 = o + 11 * ks;
-	float *restrict o12 = o + 12 * ks, *restrict o13 = o + 13 * ks, *restrict o14 = o + 14 * ks, *restrict o15 = o + 15 * ks;
-	// gcc 12 does not vectorize this loop on its own ("no vectype"); with
-	// 32 restrict streams it is safe to tell it to.
+// Winograd F(m x m, 3x3) for m = 2 and 4 (vec.F2, vec.F4; see
+// winograd.go): a = m + 2, a x a patches in, a*a matrices out, or back.
+// Each 1-D transform is written out with its small integer coefficients
+// (F2's only add, in the order of the Go reference, which they match bit
+// for bit). The tile functions take m as a constant and are inlined into
+// one loop over tiles per algorithm, itself inlined into each transform's
+// AVX-512/AVX2/baseline clones: left alone, gcc kept F4's tiles out of line
+// as the baseline's SSE code (1.7x slower). There omp simd vectorizes over
+// channels once the loops over the tile are unrolled, which gcc 12 does
+// only when told to (without it, F4's ran 8x slower).
+#define INLINE static inline __attribute__((always_inline))
+
+// y = B^T x for x, y of a values
+#define WINOGRAD_BT(m, y, x) do { \
+	if ((m) == 2) { \
+		y[0] = x[0] - x[2]; y[1] = x[1] + x[2]; y[2] = x[2] - x[1]; y[3] = x[1] - x[3]; \
+	} else { \
+		y[0] = 4 * x[0] - 5 * x[2] + x[4]; \
+		y[1] = x[3] + x[4] - 4 * (x[1] + x[2]); \
+		y[2] = x[4] - x[3] + 4 * (x[1] - x[2]); \
+		y[3] = x[4] - x[2] + 2 * (x[3] - x[1]); \
+		y[4] = x[4] - x[2] - 2 * (x[3] - x[1]); \
+		y[5] = 4 * x[1] - 5 * x[3] + x[5]; \
+	} \
+} while (0)
+
+// y = A^T x for x of a values, y of m
+#define WINOGRAD_AT(m, y, x) do { \
+	if ((m) == 2) { \
+		y[0] = x[0] + x[1] + x[2]; y[1] = x[1] - x[2] - x[3]; \
+	} else { \
+		float p12 = x[1] + x[2], m12 = x[1] - x[2], p34 = x[3] + x[4], m34 = x[3] - x[4]; \
+		y[0] = x[0] + p12 + p34; \
+		y[1] = m12 + 2 * m34; \
+		y[2] = p12 + 4 * p34; \
+		y[3] = m12 + 8 * m34 + x[5]; \
+	} \
+} while (0)
+
+// y = A x for x of m values, y of a
+#define WINOGRAD_A(m, y, x) do { \
+	if ((m) == 2) { \
+		y[0] = x[0]; y[1] = x[0] + x[1]; y[2] = x[0] - x[1]; y[3] = -x[1]; \
+	} else { \
+		float p02 = x[0] + x[2], p13 = x[1] + x[3], q02 = x[0] + 4 * x[2], q13 = 2 * x[1] + 8 * x[3]; \
+		y[0] = x[0]; \
+		y[1] = p02 + p13; \
+		y[2] = p02 - p13; \
+		y[3] = q02 + q13; \
+		y[4] = q02 - q13; \
+		y[5] = x[3]; \
+	} \
+} while (0)
+
+// The tile functions read (or write) the patch's pixel (i, j) at
+// d[i*side+j] for edge tiles, and at base + i*rs + j*cs for tiles inside
+// the image: inlined at two call sites, one with d NULL, gcc drops the
+// other branch (filling 36 pointers per tile took as long as F4's transform
+// at 16 channels).
+#define PIXEL(d, base, rs, cs, side, i, j) ((d) ? (d)[(i) * (side) + (j)] : (base) + (i) * (rs) + (j) * (cs))
+
+// The patch's a*a rows (or the zero row) in, V = B^T d B out to a*a
+// matrices ks apart.
+INLINE void winograd_input_tile(const int m, float *restrict o, long ks, const float *const *d,
+		const float *base, long rs, long cs, long c) {
+	const int a = m + 2;
 #pragma omp simd
 	for (long ch = 0; ch < c; ch++) {
-		// B^T d, column by column: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
-		float r00 = d00[ch] - d20[ch], r01 = d01[ch] - d21[ch], r02 = d02[ch] - d22[ch], r03 = d03[ch] - d23[ch];
-		float r10 = d10[ch] + d20[ch], r11 = d11[ch] + d21[ch], r12 = d12[ch] + d22[ch], r13 = d13[ch] + d23[ch];
-		float r20 = d20[ch] - d10[ch], r21 = d21[ch] - d11[ch], r22 = d22[ch] - d12[ch], r23 = d23[ch] - d13[ch];
-		float r30 = d10[ch] - d30[ch], r31 = d11[ch] - d31[ch], r32 = d12[ch] - d32[ch], r33 = d13[ch] - d33[ch];
-		// (B^T d) B, row by row
-		o0[ch] = r00 - r02; o1[ch] = r01 + r02; o2[ch] = r02 - r01; o3[ch] = r01 - r03;
-		o4[ch] = r10 - r12; o5[ch] = r11 + r12; o6[ch] = r12 - r11; o7[ch] = r11 - r13;
-		o8[ch] = r20 - r22; o9[ch] = r21 + r22; o10[ch] = r22 - r21; o11[ch] = r21 - r23;
-		o12[ch] = r30 - r32; o13[ch] = r31 + r32; o14[ch] = r32 - r31; o15[ch] = r31 - r33;
+		float r[6][6], col[6], t[6];
+		_Pragma("GCC unroll 6")
+		for (int j = 0; j < a; j++) { // B^T d, column by column
+			_Pragma("GCC unroll 6")
+			for (int i = 0; i < a; i++) col[i] = PIXEL(d, base, rs, cs, a, i, j)[ch];
+			WINOGRAD_BT(m, t, col);
+			_Pragma("GCC unroll 6")
+			for (int i = 0; i < a; i++) r[i][j] = t[i];
+		}
+		_Pragma("GCC unroll 6")
+		for (int i = 0; i < a; i++) { // (B^T d) B, row by row
+			WINOGRAD_BT(m, t, r[i]);
+			_Pragma("GCC unroll 6")
+			for (int j = 0; j < a; j++) o[(i * a + j) * ks + ch] = t[j];
+		}
 	}
 }
 
-VEC static void vec_winograd_input(float *restrict v, const float *restrict x, long ldx, long c, long images,
+INLINE void winograd_input_tiles(const int m, float *restrict v, const float *restrict x, long ldx, long c, long images,
 		long H, long W, long OH, long OW, long P, const float *restrict zero) {
-	long th = (OH + 1) / 2, tw = (OW + 1) / 2, T = images * th * tw, t = 0;
-	const float *d[16];
+	const int a = m + 2;
+	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, ks = images * th * tw * c + 16, t = 0;
+	const float *d[36];
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
 			for (long tj = 0; tj < tw; tj++, t++) {
-				for (long a = 0; a < 4; a++) {
-					for (long b = 0; b < 4; b++) {
-						long ih = 2 * ti - P + a, iw = 2 * tj - P + b;
-						d[a * 4 + b] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n * H + ih) * W + iw) * ldx : zero;
+				long ih0 = m * ti - P, iw0 = m * tj - P;
+				if (ih0 >= 0 && ih0 + a <= H && iw0 >= 0 && iw0 + a <= W) {
+					winograd_input_tile(m, v + t * c, ks, NULL, x + ((n * H + ih0) * W + iw0) * ldx, W * ldx, ldx, c);
+					continue;
+				}
+				for (long i = 0; i < a; i++) {
+					for (long j = 0; j < a; j++) {
+						long ih = ih0 + i, iw = iw0 + j;
+						d[i * a + j] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n * H + ih) * W + iw) * ldx : zero;
 					}
 				}
-				winograd_input_tile(v + t * c, T * c + 16, d, c);
+				winograd_input_tile(m, v + t * c, ks, d, NULL, 0, 0, c);
 			}
 		}
 	}
 }
 
-// The four outputs of a tile may all be the same sink row (edge tiles), so
-// they are not restrict; m is. A^T M takes rows m0 + m1 + m2 and
-// m1 - m2 - m3, column by column; (A^T M) A does the same along rows.
-static void winograd_output_tile(float *y00, float *y01, float *y10, float *y11, const float *restrict m, long ks, long c, int accumulate) {
-	const float *restrict m0 = m, *restrict m1 = m + ks, *restrict m2 = m + 2 * ks, *restrict m3 = m + 3 * ks;
-	const float *restrict m4 = m + 4 * ks, *restrict m5 = m + 5 * ks, *restrict m6 = m + 6 * ks, *restrict m7 = m + 7 * ks;
-	const float *restrict m8 = m + 8 * ks, *restrict m9 = m + 9 * ks, *restrict m10 = m + 10 * ks, *restrict m11 = m + 11 * ks;
-	const float *restrict m12 = m + 12 * ks, *restrict m13 = m + 13 * ks, *restrict m14 = m + 14 * ks, *restrict m15 = m + 15 * ks;
+VEC static void vec_winograd_input(long m, float *restrict v, const float *restrict x, long ldx, long c, long images,
+		long H, long W, long OH, long OW, long P, const float *restrict zero) {
+	if (m == 4) {
+		winograd_input_tiles(4, v, x, ldx, c, images, H, W, OH, OW, P, zero);
+	} else {
+		winograd_input_tiles(2, v, x, ldx, c, images, H, W, OH, OW, P, zero);
+	}
+}
+
+// The a*a matrices ks apart in, Y = A^T M A out to the tile's m*m pixels.
+// Edge tiles may send many of them to the same sink row, so the outputs
+// are not restrict; one loop per operator, as a branch inside kept gcc
+// from vectorizing.
+INLINE void winograd_output_tile(const int m, float *const *y, float *base, long rs, long cs,
+		const float *restrict mm, long ks, long c, int accumulate) {
+	const int a = m + 2;
 #define WINOGRAD_OUT(OP) \
+	_Pragma("omp simd") \
 	for (long ch = 0; ch < c; ch++) { \
-		float s00 = m0[ch] + m4[ch] + m8[ch], s01 = m1[ch] + m5[ch] + m9[ch]; \
-		float s02 = m2[ch] + m6[ch] + m10[ch], s03 = m3[ch] + m7[ch] + m11[ch]; \
-		float s10 = m4[ch] - m8[ch] - m12[ch], s11 = m5[ch] - m9[ch] - m13[ch]; \
-		float s12 = m6[ch] - m10[ch] - m14[ch], s13 = m7[ch] - m11[ch] - m15[ch]; \
-		y00[ch] OP s00 + s01 + s02; \
-		y01[ch] OP s01 - s02 - s03; \
-		y10[ch] OP s10 + s11 + s12; \
-		y11[ch] OP s11 - s12 - s13; \
+		float s[4][6], col[6], t[4]; \
+		_Pragma("GCC unroll 6") \
+		for (int j = 0; j < a; j++) { \
+			_Pragma("GCC unroll 6") \
+			for (int i = 0; i < a; i++) col[i] = mm[(i * a + j) * ks + ch]; \
+			WINOGRAD_AT(m, t, col); \
+			_Pragma("GCC unroll 4") \
+			for (int i = 0; i < m; i++) s[i][j] = t[i]; \
+		} \
+		_Pragma("GCC unroll 4") \
+		for (int i = 0; i < m; i++) { \
+			WINOGRAD_AT(m, t, s[i]); \
+			_Pragma("GCC unroll 4") \
+			for (int j = 0; j < m; j++) PIXEL(y, base, rs, cs, m, i, j)[ch] OP t[j]; \
+		} \
 	}
 	if (accumulate) {
 		WINOGRAD_OUT(+=)
@@ -200,281 +279,94 @@ static void winograd_output_tile(float *y00, float *y01, float *y10, float *y11,
 #undef WINOGRAD_OUT
 }
 
-VEC static void vec_winograd_output(float *y, long ldy, const float *restrict m, long c, long images,
+INLINE void winograd_output_tiles(const int m, float *y, long ldy, const float *restrict mm, long c, long images,
 		long OH, long OW, int accumulate, float *sink) {
-	long th = (OH + 1) / 2, tw = (OW + 1) / 2, T = images * th * tw, t = 0;
-	for (long n = 0; n < images; n++) {
-		for (long ti = 0; ti < th; ti++) {
-			for (long tj = 0; tj < tw; tj++, t++) {
-				float *out[4];
-				for (long a = 0; a < 2; a++) {
-					for (long b = 0; b < 2; b++) {
-						long oh = 2 * ti + a, ow = 2 * tj + b;
-						out[a * 2 + b] = (oh < OH && ow < OW) ? y + ((n * OH + oh) * OW + ow) * ldy : sink;
-					}
-				}
-				winograd_output_tile(out[0], out[1], out[2], out[3], m + t * c, T * c + 16, c, accumulate);
-			}
-		}
-	}
-}
-
-// dM = A dY A^T of a tile's four output-gradient rows (or the zero row).
-static void winograd_output_grad_tile(float *restrict o, long ks, const float *restrict y00, const float *restrict y01,
-		const float *restrict y10, const float *restrict y11, long c) {
-	float *restrict o0 = o, *restrict o1 = o + ks, *restrict o2 = o + 2 * ks, *restrict o3 = o + 3 * ks;
-	float *restrict o4 = o + 4 * ks, *restrict o5 = o + 5 * ks, *restrict o6 = o + 6 * ks, *restrict o7 = o + 7 * ks;
-	float *restrict o8 = o + 8 * ks, *restrict o9 = o + 9 * ks, *restrict o10 = o + 10 * ks, *restrict o11 = o + 11 * ks;
-	float *restrict o12 = o + 12 * ks, *restrict o13 = o + 13 * ks, *restrict o14 = o + 14 * ks, *restrict o15 = o + 15 * ks;
-#pragma omp simd
-	for (long ch = 0; ch < c; ch++) {
-		// A dY: rows y0, y0 + y1, y0 - y1, -y1, column by column
-		float r00 = y00[ch], r01 = y01[ch];
-		float r10 = y00[ch] + y10[ch], r11 = y01[ch] + y11[ch];
-		float r20 = y00[ch] - y10[ch], r21 = y01[ch] - y11[ch];
-		float r30 = -y10[ch], r31 = -y11[ch];
-		// (A dY) A^T, row by row
-		o0[ch] = r00; o1[ch] = r00 + r01; o2[ch] = r00 - r01; o3[ch] = -r01;
-		o4[ch] = r10; o5[ch] = r10 + r11; o6[ch] = r10 - r11; o7[ch] = -r11;
-		o8[ch] = r20; o9[ch] = r20 + r21; o10[ch] = r20 - r21; o11[ch] = -r21;
-		o12[ch] = r30; o13[ch] = r30 + r31; o14[ch] = r30 - r31; o15[ch] = -r31;
-	}
-}
-
-VEC static void vec_winograd_output_grad(float *restrict dm, const float *restrict dy, long lddy, long c, long images,
-		long OH, long OW, const float *restrict zero) {
-	long th = (OH + 1) / 2, tw = (OW + 1) / 2, T = images * th * tw, t = 0;
-	for (long n = 0; n < images; n++) {
-		for (long ti = 0; ti < th; ti++) {
-			for (long tj = 0; tj < tw; tj++, t++) {
-				const float *d[4];
-				for (long k = 0; k < 4; k++) {
-					long oh = 2 * ti + k / 2, ow = 2 * tj + k % 2;
-					d[k] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * lddy : zero;
-				}
-				winograd_output_grad_tile(dm + t * c, T * c + 16, d[0], d[1], d[2], d[3], c);
-			}
-		}
-	}
-}
-
-// Winograd F(4x4, 3x3): 6x6 patches in, 36 matrices out, or back. The
-// 36 (or 16) rows are read through arrays of pointers, and omp simd
-// vectorizes over channels once the loops over the tile are unrolled, which
-// gcc 12 does only when told to (without it, these loops ran 8x slower).
-// Each 1-D transform is written out with its small integer coefficients
-// (see vec.F4). The tile functions must be inlined into the cloned loops
-// over tiles, or they run as the baseline's SSE code (1.7x slower).
-
-// y = B^T x for x, y of 6 values
-#define F4_BT(y, x) do { \
-	y[0] = 4 * x[0] - 5 * x[2] + x[4]; \
-	y[1] = x[3] + x[4] - 4 * (x[1] + x[2]); \
-	y[2] = x[4] - x[3] + 4 * (x[1] - x[2]); \
-	y[3] = x[4] - x[2] + 2 * (x[3] - x[1]); \
-	y[4] = x[4] - x[2] - 2 * (x[3] - x[1]); \
-	y[5] = 4 * x[1] - 5 * x[3] + x[5]; \
-} while (0)
-
-// y = A^T x for x of 6 values, y of 4
-#define F4_AT(y, x) do { \
-	float p12 = x[1] + x[2], m12 = x[1] - x[2], p34 = x[3] + x[4], m34 = x[3] - x[4]; \
-	y[0] = x[0] + p12 + p34; \
-	y[1] = m12 + 2 * m34; \
-	y[2] = p12 + 4 * p34; \
-	y[3] = m12 + 8 * m34 + x[5]; \
-} while (0)
-
-// y = A x for x of 4 values, y of 6
-#define F4_A(y, x) do { \
-	float p02 = x[0] + x[2], p13 = x[1] + x[3], q02 = x[0] + 4 * x[2], q13 = 2 * x[1] + 8 * x[3]; \
-	y[0] = x[0]; \
-	y[1] = p02 + p13; \
-	y[2] = p02 - p13; \
-	y[3] = q02 + q13; \
-	y[4] = q02 - q13; \
-	y[5] = x[3]; \
-} while (0)
-
-// The tile functions read (or write) the patch's pixel (a, b) at d[a*side+b]
-// for edge tiles, and at base + a*rs + b*cs for tiles inside the image:
-// inlined at two call sites, one with d NULL, gcc drops the other branch
-// (filling 36 pointers per tile took as long as the transform at 16
-// channels).
-#define PIXEL(d, base, rs, cs, side, a, b) ((d) ? (d)[(a) * (side) + (b)] : (base) + (a) * (rs) + (b) * (cs))
-
-static inline __attribute__((always_inline)) void winograd4_input_tile(float *restrict o, long ks, const float *const *d,
-		const float *base, long rs, long cs, long c) {
-#pragma omp simd
-	for (long ch = 0; ch < c; ch++) {
-		float r[6][6], col[6], t[6];
-		_Pragma("GCC unroll 6")
-		for (int b = 0; b < 6; b++) { // B^T d, column by column
-			_Pragma("GCC unroll 6")
-			for (int a = 0; a < 6; a++) col[a] = PIXEL(d, base, rs, cs, 6, a, b)[ch];
-			F4_BT(t, col);
-			_Pragma("GCC unroll 6")
-			for (int a = 0; a < 6; a++) r[a][b] = t[a];
-		}
-		_Pragma("GCC unroll 6")
-		for (int a = 0; a < 6; a++) { // (B^T d) B, row by row
-			F4_BT(t, r[a]);
-			_Pragma("GCC unroll 6")
-			for (int b = 0; b < 6; b++) o[(a * 6 + b) * ks + ch] = t[b];
-		}
-	}
-}
-
-VEC static void vec_winograd4_input(float *restrict v, const float *restrict x, long ldx, long c, long images,
-		long H, long W, long OH, long OW, long P, const float *restrict zero) {
-	long th = (OH + 3) / 4, tw = (OW + 3) / 4, T = images * th * tw, t = 0;
-	const float *d[36];
-	for (long n = 0; n < images; n++) {
-		for (long ti = 0; ti < th; ti++) {
-			for (long tj = 0; tj < tw; tj++, t++) {
-				long ih0 = 4 * ti - P, iw0 = 4 * tj - P;
-				if (ih0 >= 0 && ih0 + 6 <= H && iw0 >= 0 && iw0 + 6 <= W) {
-					winograd4_input_tile(v + t * c, T * c + 16, NULL, x + ((n * H + ih0) * W + iw0) * ldx, W * ldx, ldx, c);
-					continue;
-				}
-				for (long a = 0; a < 6; a++) {
-					for (long b = 0; b < 6; b++) {
-						long ih = ih0 + a, iw = iw0 + b;
-						d[a * 6 + b] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n * H + ih) * W + iw) * ldx : zero;
-					}
-				}
-				winograd4_input_tile(v + t * c, T * c + 16, d, NULL, 0, 0, c);
-			}
-		}
-	}
-}
-
-// The 16 outputs of a tile may include the sink row many times over, so
-// they are not restrict.
-static inline __attribute__((always_inline)) void winograd4_output_tile(float *const *y, float *base, long rs, long cs,
-		const float *restrict m, long ks, long c, int accumulate) {
-	// One loop per operator (a branch inside kept gcc from vectorizing):
-	// A^T M column by column, then (A^T M) A row by row.
-#define WINOGRAD4_OUT(OP) \
-	_Pragma("omp simd") \
-	for (long ch = 0; ch < c; ch++) { \
-		float s[4][6], col[6], t[4]; \
-		_Pragma("GCC unroll 6") \
-		for (int b = 0; b < 6; b++) { \
-			_Pragma("GCC unroll 6") \
-			for (int a = 0; a < 6; a++) col[a] = m[(a * 6 + b) * ks + ch]; \
-			F4_AT(t, col); \
-			_Pragma("GCC unroll 4") \
-			for (int a = 0; a < 4; a++) s[a][b] = t[a]; \
-		} \
-		_Pragma("GCC unroll 4") \
-		for (int a = 0; a < 4; a++) { \
-			F4_AT(t, s[a]); \
-			_Pragma("GCC unroll 4") \
-			for (int b = 0; b < 4; b++) PIXEL(y, base, rs, cs, 4, a, b)[ch] OP t[b]; \
-		} \
-	}
-	if (accumulate) {
-		WINOGRAD4_OUT(+=)
-	} else {
-		WINOGRAD4_OUT(=)
-	}
-#undef WINOGRAD4_OUT
-}
-
-VEC static void vec_winograd4_output(float *y, long ldy, const float *restrict m, long c, long images,
-		long OH, long OW, int accumulate, float *sink) {
-	long th = (OH + 3) / 4, tw = (OW + 3) / 4, T = images * th * tw, t = 0;
+	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, ks = images * th * tw * c + 16, t = 0;
 	float *out[16];
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
 			for (long tj = 0; tj < tw; tj++, t++) {
-				if (4 * ti + 4 <= OH && 4 * tj + 4 <= OW) {
-					float *base = y + ((n * OH + 4 * ti) * OW + 4 * tj) * ldy;
-					winograd4_output_tile(NULL, base, OW * ldy, ldy, m + t * c, T * c + 16, c, accumulate);
+				long oh0 = m * ti, ow0 = m * tj;
+				if (oh0 + m <= OH && ow0 + m <= OW) {
+					winograd_output_tile(m, NULL, y + ((n * OH + oh0) * OW + ow0) * ldy, OW * ldy, ldy, mm + t * c, ks, c, accumulate);
 					continue;
 				}
-				for (long a = 0; a < 4; a++) {
-					for (long b = 0; b < 4; b++) {
-						long oh = 4 * ti + a, ow = 4 * tj + b;
-						out[a * 4 + b] = (oh < OH && ow < OW) ? y + ((n * OH + oh) * OW + ow) * ldy : sink;
+				for (long i = 0; i < m; i++) {
+					for (long j = 0; j < m; j++) {
+						long oh = oh0 + i, ow = ow0 + j;
+						out[i * m + j] = (oh < OH && ow < OW) ? y + ((n * OH + oh) * OW + ow) * ldy : sink;
 					}
 				}
-				winograd4_output_tile(out, NULL, 0, 0, m + t * c, T * c + 16, c, accumulate);
+				winograd_output_tile(m, out, NULL, 0, 0, mm + t * c, ks, c, accumulate);
 			}
 		}
 	}
 }
 
-static inline __attribute__((always_inline)) void winograd4_output_grad_tile(float *restrict o, long ks, const float *const *d,
+VEC static void vec_winograd_output(long m, float *y, long ldy, const float *restrict mm, long c, long images,
+		long OH, long OW, int accumulate, float *sink) {
+	if (m == 4) {
+		winograd_output_tiles(4, y, ldy, mm, c, images, OH, OW, accumulate, sink);
+	} else {
+		winograd_output_tiles(2, y, ldy, mm, c, images, OH, OW, accumulate, sink);
+	}
+}
+
+// The tile's m*m output-gradient rows (or the zero row) in, dM = A dY A^T
+// out to a*a matrices ks apart.
+INLINE void winograd_output_grad_tile(const int m, float *restrict o, long ks, const float *const *d,
 		const float *base, long rs, long cs, long c) {
+	const int a = m + 2;
 #pragma omp simd
 	for (long ch = 0; ch < c; ch++) {
 		float r[6][4], col[4], t[6];
-		_Pragma("GCC unroll 6")
-		for (int b = 0; b < 4; b++) { // A dY, column by column
+		_Pragma("GCC unroll 4")
+		for (int j = 0; j < m; j++) { // A dY, column by column
+			_Pragma("GCC unroll 4")
+			for (int i = 0; i < m; i++) col[i] = PIXEL(d, base, rs, cs, m, i, j)[ch];
+			WINOGRAD_A(m, t, col);
 			_Pragma("GCC unroll 6")
-			for (int a = 0; a < 4; a++) col[a] = PIXEL(d, base, rs, cs, 4, a, b)[ch];
-			F4_A(t, col);
-			_Pragma("GCC unroll 6")
-			for (int a = 0; a < 6; a++) r[a][b] = t[a];
+			for (int i = 0; i < a; i++) r[i][j] = t[i];
 		}
 		_Pragma("GCC unroll 6")
-		for (int a = 0; a < 6; a++) { // (A dY) A^T, row by row
-			F4_A(t, r[a]);
+		for (int i = 0; i < a; i++) { // (A dY) A^T, row by row
+			WINOGRAD_A(m, t, r[i]);
 			_Pragma("GCC unroll 6")
-			for (int b = 0; b < 6; b++) o[(a * 6 + b) * ks + ch] = t[b];
+			for (int j = 0; j < a; j++) o[(i * a + j) * ks + ch] = t[j];
 		}
 	}
 }
 
-VEC static void vec_winograd4_output_grad(float *restrict dm, const float *restrict dy, long lddy, long c, long images,
+INLINE void winograd_output_grad_tiles(const int m, float *restrict dm, const float *restrict dy, long lddy, long c, long images,
 		long OH, long OW, const float *restrict zero) {
-	long th = (OH + 3) / 4, tw = (OW + 3) / 4, T = images * th * tw, t = 0;
+	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, ks = images * th * tw * c + 16, t = 0;
 	const float *d[16];
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
 			for (long tj = 0; tj < tw; tj++, t++) {
-				if (4 * ti + 4 <= OH && 4 * tj + 4 <= OW) {
-					const float *base = dy + ((n * OH + 4 * ti) * OW + 4 * tj) * lddy;
-					winograd4_output_grad_tile(dm + t * c, T * c + 16, NULL, base, OW * lddy, lddy, c);
+				long oh0 = m * ti, ow0 = m * tj;
+				if (oh0 + m <= OH && ow0 + m <= OW) {
+					winograd_output_grad_tile(m, dm + t * c, ks, NULL, dy + ((n * OH + oh0) * OW + ow0) * lddy, OW * lddy, lddy, c);
 					continue;
 				}
-				for (long k = 0; k < 16; k++) {
-					long oh = 4 * ti + k / 4, ow = 4 * tj + k % 4;
-					d[k] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * lddy : zero;
+				for (long i = 0; i < m; i++) {
+					for (long j = 0; j < m; j++) {
+						long oh = oh0 + i, ow = ow0 + j;
+						d[i * m + j] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * lddy : zero;
+					}
 				}
-				winograd4_output_grad_tile(dm + t * c, T * c + 16, d, NULL, 0, 0, c);
+				winograd_output_grad_tile(m, dm + t * c, ks, d, NULL, 0, 0, c);
 			}
 		}
 	}
 }
 
-// Each transform for algorithm m (2 or 4, see vec.Winograd).
-static void winograd_input(long m, float *v, const float *x, long ldx, long c, long images,
-		long H, long W, long OH, long OW, long P, const float *zero) {
+VEC static void vec_winograd_output_grad(long m, float *restrict dm, const float *restrict dy, long lddy, long c, long images,
+		long OH, long OW, const float *restrict zero) {
 	if (m == 4) {
-		vec_winograd4_input(v, x, ldx, c, images, H, W, OH, OW, P, zero);
+		winograd_output_grad_tiles(4, dm, dy, lddy, c, images, OH, OW, zero);
 	} else {
-		vec_winograd_input(v, x, ldx, c, images, H, W, OH, OW, P, zero);
-	}
-}
-
-static void winograd_output(long m, float *y, long ldy, const float *mm, long c, long images,
-		long OH, long OW, int accumulate, float *sink) {
-	if (m == 4) {
-		vec_winograd4_output(y, ldy, mm, c, images, OH, OW, accumulate, sink);
-	} else {
-		vec_winograd_output(y, ldy, mm, c, images, OH, OW, accumulate, sink);
-	}
-}
-
-static void winograd_output_grad(long m, float *dm, const float *dy, long lddy, long c, long images,
-		long OH, long OW, const float *zero) {
-	if (m == 4) {
-		vec_winograd4_output_grad(dm, dy, lddy, c, images, OH, OW, zero);
-	} else {
-		vec_winograd_output_grad(dm, dy, lddy, c, images, OH, OW, zero);
+		winograd_output_grad_tiles(2, dm, dy, lddy, c, images, OH, OW, zero);
 	}
 }
 
@@ -601,7 +493,7 @@ func copyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate
 }
 
 func winogradInput(f Winograd, v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
-	C.winograd_input(C.long(f), f32(v), f32(x), C.long(ldx), C.long(c), C.long(images),
+	C.vec_winograd_input(C.long(f), f32(v), f32(x), C.long(ldx), C.long(c), C.long(images),
 		C.long(w.H), C.long(w.W), C.long(w.OH), C.long(w.OW), C.long(w.Pad), f32(zero))
 }
 
@@ -610,9 +502,9 @@ func winogradOutput(f Winograd, y []float32, ldy int, m []float32, c, images int
 	if accumulate {
 		acc = 1
 	}
-	C.winograd_output(C.long(f), f32(y), C.long(ldy), f32(m), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), acc, f32(sink))
+	C.vec_winograd_output(C.long(f), f32(y), C.long(ldy), f32(m), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), acc, f32(sink))
 }
 
 func winogradOutputGrad(f Winograd, dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
-	C.winograd_output_grad(C.long(f), f32(dm), f32(dy), C.long(lddy), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), f32(zero))
+	C.vec_winograd_output_grad(C.long(f), f32(dm), f32(dy), C.long(lddy), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), f32(zero))
 }
