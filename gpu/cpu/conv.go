@@ -94,6 +94,8 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 	// K-1-Pad: im2col of dy and a GEMM, which beats a GEMM and a scatter-add
 	// (col2im) of its columns.
 	c.transposed = !c.direct && s.Stride == 1 && s.Pad <= s.Kernel-1
+	c.window = vec.Window{H: s.InH, W: s.InW, OH: c.oh, OW: c.ow, K: s.Kernel, Stride: s.Stride, Pad: s.Pad}
+	c.windowT = vec.Window{H: c.oh, W: c.ow, OH: s.InH, OW: s.InW, K: s.Kernel, Stride: 1, Pad: s.Kernel - 1 - s.Pad}
 	// A GEMM with fewer than 8 input channels (the input layer's 3) is too
 	// thin for Winograd to pay.
 	c.wino = b.winograd
@@ -103,8 +105,9 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 	if c.winograd {
 		// few enough images that the transformed inputs and outputs stay in
 		// L2 (see winogradBytes)
-		perImage := 4 * (c.wino.Len(c.wino.Tiles(1, c.window), s.InC) + c.wino.Len(c.wino.Tiles(1, c.window), s.OutC))
-		c.group = max(1, min(c.group, winogradBytes/perImage))
+		for c.group > 1 && c.winogradMatrixBytes(c.group) > winogradBytes {
+			c.group--
+		}
 	}
 	c.dwByOut = s.OutC%16 != 0
 	if !c.winogradBack { // with it, no im2col and no repacked weight at all
@@ -121,8 +124,6 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 		}
 	}
 	c.dwLen = c.kk * s.OutC
-	c.window = vec.Window{H: s.InH, W: s.InW, OH: c.oh, OW: c.ow, K: s.Kernel, Stride: s.Stride, Pad: s.Pad}
-	c.windowT = vec.Window{H: c.oh, W: c.ow, OH: s.InH, OW: s.InW, K: s.Kernel, Stride: 1, Pad: s.Kernel - 1 - s.Pad}
 	if c.winograd {
 		c.wU = make([]float32, c.wino.Points()*s.InC*s.OutC)
 		b.bytes += int64(4 * len(c.wU))
@@ -141,6 +142,13 @@ func (b *Backend) NewConv(s gpu.ConvSpec) (gpu.Conv, error) {
 }
 
 func (c *conv) Spec() gpu.ConvSpec { return c.s }
+
+// winogradMatrixBytes is the size of the transformed inputs and outputs of
+// a group of g images.
+func (c *conv) winogradMatrixBytes(g int) int {
+	tiles := c.wino.Tiles(g, c.window)
+	return 4 * (c.wino.Len(tiles, c.s.InC) + c.wino.Len(tiles, c.s.OutC))
+}
 
 func (c *conv) check(op string, x gpu.Tensor, y gpu.Tensor, w gpu.Slice) error {
 	s := c.s
