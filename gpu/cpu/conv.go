@@ -252,9 +252,7 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 		// dw += G^T dU G of the sum of the workers' dU
 		du := c.b.scratch[0][off : off+c.wino.Points()*s.InC*s.OutC]
 		for w := 1; w < workers; w++ {
-			for i, v := range c.b.scratch[w][off : off+len(du)] {
-				du[i] += v
-			}
+			vec.Add(du, len(du), du, len(du), c.b.scratch[w][off:off+len(du)], len(du), 1, len(du))
 		}
 		if c.dwByOut {
 			c.wino.WeightGradByOut(dwd, du, s.OutC, s.InC)

@@ -370,6 +370,105 @@ VEC static void vec_winograd_output_grad(long m, float *restrict dm, const float
 	}
 }
 
+// The weight transforms, vectorized over the output (or input) channel
+// that is contiguous in u (or du); the kernels' nine taps are gathered (and
+// the weight gradient's scattered) 9 floats apart. G is padded to 6 rows.
+static const float winograd_g2[6][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+static const float winograd_g4[6][3] = {
+	{1.0f / 4, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6}, {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+	{1.0f / 24, 1.0f / 12, 1.0f / 6}, {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1},
+};
+
+// U = G g G^T of the kernel g (turned by 180 degrees with flip) to u[k*ku].
+INLINE void winograd_weight_kernel(const int m, float *restrict u, long ku, const float *restrict g, int flip) {
+	const int a = m + 2;
+	const float (*G)[3] = m == 2 ? winograd_g2 : winograd_g4;
+	float t[9], gg[6][3];
+	_Pragma("GCC unroll 9")
+	for (int j = 0; j < 9; j++) t[j] = g[flip ? 8 - j : j];
+	_Pragma("GCC unroll 6")
+	for (int r = 0; r < a; r++) {
+		_Pragma("GCC unroll 3")
+		for (int q = 0; q < 3; q++) gg[r][q] = G[r][0] * t[q] + G[r][1] * t[3 + q] + G[r][2] * t[6 + q];
+	}
+	_Pragma("GCC unroll 6")
+	for (int r = 0; r < a; r++) {
+		_Pragma("GCC unroll 6")
+		for (int s = 0; s < a; s++) u[(r * a + s) * ku] = gg[r][0] * G[s][0] + gg[r][1] * G[s][1] + gg[r][2] * G[s][2];
+	}
+}
+
+INLINE void winograd_weights(const int m, float *restrict u, const float *restrict w, long out, long in, int transposed) {
+	if (!transposed) { // u[(k*in + i)*out + o]
+		for (long i = 0; i < in; i++) {
+#pragma omp simd
+			for (long o = 0; o < out; o++) winograd_weight_kernel(m, u + i * out + o, in * out, w + (o * in + i) * 9, 0);
+		}
+	} else { // u[(k*out + o)*in + i]
+		for (long i = 0; i < in; i++) {
+#pragma omp simd
+			for (long o = 0; o < out; o++) winograd_weight_kernel(m, u + o * in + i, in * out, w + (o * in + i) * 9, 1);
+		}
+	}
+}
+
+VEC static void vec_winograd_weight(long m, float *restrict u, const float *restrict w, long out, long in, int transposed) {
+	if (m == 4) {
+		winograd_weights(4, u, w, out, in, transposed);
+	} else {
+		winograd_weights(2, u, w, out, in, transposed);
+	}
+}
+
+// g += G^T dU G of dU at du[k*kd].
+INLINE void winograd_weight_grad_kernel(const int m, float *restrict g, const float *restrict du, long kd) {
+	const int a = m + 2;
+	const float (*G)[3] = m == 2 ? winograd_g2 : winograd_g4;
+	float r[6][3];
+	_Pragma("GCC unroll 6")
+	for (int p = 0; p < a; p++) { // dU G
+		_Pragma("GCC unroll 3")
+		for (int q = 0; q < 3; q++) {
+			float sum = 0;
+			_Pragma("GCC unroll 6")
+			for (int s = 0; s < a; s++) sum += du[(p * a + s) * kd] * G[s][q];
+			r[p][q] = sum;
+		}
+	}
+	_Pragma("GCC unroll 3")
+	for (int p = 0; p < 3; p++) { // G^T (dU G)
+		_Pragma("GCC unroll 3")
+		for (int q = 0; q < 3; q++) {
+			float sum = 0;
+			_Pragma("GCC unroll 6")
+			for (int s = 0; s < a; s++) sum += G[s][p] * r[s][q];
+			g[p * 3 + q] += sum;
+		}
+	}
+}
+
+INLINE void winograd_weight_grads(const int m, float *restrict dw, const float *restrict du, long out, long in, int byOut) {
+	if (!byOut) { // du[(k*in + i)*out + o]
+		for (long i = 0; i < in; i++) {
+#pragma omp simd
+			for (long o = 0; o < out; o++) winograd_weight_grad_kernel(m, dw + (o * in + i) * 9, du + i * out + o, in * out);
+		}
+	} else { // du[(k*out + o)*in + i]
+		for (long i = 0; i < in; i++) {
+#pragma omp simd
+			for (long o = 0; o < out; o++) winograd_weight_grad_kernel(m, dw + (o * in + i) * 9, du + o * in + i, in * out);
+		}
+	}
+}
+
+VEC static void vec_winograd_weight_grad(long m, float *restrict dw, const float *restrict du, long out, long in, int byOut) {
+	if (m == 4) {
+		winograd_weight_grads(4, dw, du, out, in, byOut);
+	} else {
+		winograd_weight_grads(2, dw, du, out, in, byOut);
+	}
+}
+
 VEC static void vec_col2im(float *restrict x, long ldx, const float *restrict cols, long c, long images,
 		long H, long W, long OH, long OW, long K, long S, long P) {
 	const float *row = cols;
@@ -507,4 +606,20 @@ func winogradOutput(f Winograd, y []float32, ldy int, m []float32, c, images int
 
 func winogradOutputGrad(f Winograd, dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
 	C.vec_winograd_output_grad(C.long(f), f32(dm), f32(dy), C.long(lddy), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), f32(zero))
+}
+
+func winogradWeight(f Winograd, u, w []float32, out, in int, transposed bool) {
+	tr := C.int(0)
+	if transposed {
+		tr = 1
+	}
+	C.vec_winograd_weight(C.long(f), f32(u), f32(w), C.long(out), C.long(in), tr)
+}
+
+func winogradWeightGrad(f Winograd, dw, du []float32, out, in int, byOut bool) {
+	bo := C.int(0)
+	if byOut {
+		bo = 1
+	}
+	C.vec_winograd_weight_grad(C.long(f), f32(dw), f32(du), C.long(out), C.long(in), bo)
 }

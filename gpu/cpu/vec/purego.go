@@ -58,3 +58,11 @@ func winogradOutput(f Winograd, y []float32, ldy int, m []float32, c, images int
 func winogradOutputGrad(f Winograd, dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
 	refWinogradOutputGrad(f, dm, dy, lddy, c, images, w, zero)
 }
+
+func winogradWeight(f Winograd, u, w []float32, out, in int, transposed bool) {
+	refWinogradWeight(f, u, w, out, in, transposed)
+}
+
+func winogradWeightGrad(f Winograd, dw, du []float32, out, in int, byOut bool) {
+	refWinogradWeightGrad(f, dw, du, out, in, byOut)
+}

@@ -175,8 +175,7 @@ func (f Winograd) OutputGrad(dm []float32, dy []float32, lddy, c, images int, w 
 }
 
 // Weight writes U_k = G w G^T of the weight w[o][i][3][3] as
-// u[(k*in + i)*out + o]: the right-hand matrices of the GEMMs. It computes
-// in float64 and rounds once (F4's G has sixths).
+// u[(k*in + i)*out + o]: the right-hand matrices of the GEMMs.
 func (f Winograd) Weight(u, w []float32, out, in int) { f.weight(u, w, out, in, false) }
 
 // WeightTransposed writes the U_k of the transposed convolution, the one
@@ -186,10 +185,17 @@ func (f Winograd) Weight(u, w []float32, out, in int) { f.weight(u, w, out, in, 
 func (f Winograd) WeightTransposed(u, w []float32, out, in int) { f.weight(u, w, out, in, true) }
 
 func (f Winograd) weight(u, w []float32, out, in int, transposed bool) {
-	a, mat := f.side(), f.matrices()
-	if len(w) < out*in*9 || len(u) < a*a*in*out {
+	if a := f.side(); len(w) < out*in*9 || len(u) < a*a*in*out {
 		panic(fmt.Sprintf("vec: winograd %v weight: %d and %d values for %d x %d x 3 x 3", f, len(w), len(u), out, in))
 	}
+	if out > 0 && in > 0 {
+		winogradWeight(f, u, w, out, in, transposed)
+	}
+}
+
+// refWinogradWeight computes in float64 and rounds once.
+func refWinogradWeight(f Winograd, u, w []float32, out, in int, transposed bool) {
+	a, mat := f.side(), f.matrices()
 	var gg [6][3]float64 // G g
 	for o := 0; o < out; o++ {
 		for i := 0; i < in; i++ {
@@ -231,10 +237,17 @@ func (f Winograd) WeightGrad(dw, du []float32, out, in int) { f.weightGrad(dw, d
 func (f Winograd) WeightGradByOut(dw, du []float32, out, in int) { f.weightGrad(dw, du, out, in, true) }
 
 func (f Winograd) weightGrad(dw, du []float32, out, in int, byOut bool) {
-	a, mat := f.side(), f.matrices()
-	if len(dw) < out*in*9 || len(du) < a*a*in*out {
+	if a := f.side(); len(dw) < out*in*9 || len(du) < a*a*in*out {
 		panic(fmt.Sprintf("vec: winograd %v weight gradient: %d and %d values for %d x %d x 3 x 3", f, len(dw), len(du), out, in))
 	}
+	if out > 0 && in > 0 {
+		winogradWeightGrad(f, dw, du, out, in, byOut)
+	}
+}
+
+// refWinogradWeightGrad computes in float64 and rounds once.
+func refWinogradWeightGrad(f Winograd, dw, du []float32, out, in int, byOut bool) {
+	a, mat := f.side(), f.matrices()
 	var d [36]float64
 	var r [6][3]float64 // dU G, row by row
 	for o := 0; o < out; o++ {

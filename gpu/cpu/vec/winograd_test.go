@@ -20,19 +20,36 @@ var winogradWindows = []Window{
 }
 
 // sameAs fails unless got matches want: bit for bit for F2 (adds of the
-// same terms in the same order), within 1e-6 of want's largest value for F4
-// (the C loops fuse its multiply-adds).
+// same terms in the same order), as near for F4 (the C loops fuse its
+// multiply-adds).
 func sameAs(t *testing.T, f Winograd, what string, got, want []float32) {
 	t.Helper()
-	tol := 0.0
 	if f != F2 {
-		for _, v := range want {
-			tol = max(tol, 1e-6*math.Abs(float64(v)))
+		near6(t, f.String()+" "+what, got, want)
+	} else {
+		identical(t, f.String()+" "+what, got, want)
+	}
+}
+
+func identical(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s: [%d] = %v, reference %v (%s)", what, i, got[i], want[i], Impl)
 		}
+	}
+}
+
+// near6 fails unless got is within 1e-6 of want's largest value.
+func near6(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	tol := 0.0
+	for _, v := range want {
+		tol = max(tol, 1e-6*math.Abs(float64(v)))
 	}
 	for i := range got {
 		if math.Abs(float64(got[i]-want[i])) > tol {
-			t.Fatalf("%v %s: [%d] = %v, reference %v (%s)", f, what, i, got[i], want[i], Impl)
+			t.Fatalf("%s: [%d] = %v, reference %v (%s)", what, i, got[i], want[i], Impl)
 		}
 	}
 }
@@ -201,6 +218,31 @@ func TestWinogradWeightGradIsConvolutionGradient(t *testing.T) {
 	}
 }
 
+// TestWinogradWeightsMatchReference holds the weight transforms (C in
+// float32) to the Go loops (float64, rounded once), for shapes that do and
+// do not fill the vectors.
+func TestWinogradWeightsMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	for _, f := range winograds {
+		for _, sh := range [][2]int{{3, 5}, {16, 16}, {12, 37}, {33, 8}} {
+			out, in := sh[0], sh[1]
+			w := random(rng, out*in*9)
+			du := random(rng, f.Points()*in*out)
+			for _, flag := range []bool{false, true} {
+				got, want := make([]float32, f.Points()*in*out), make([]float32, f.Points()*in*out)
+				f.weight(got, w, out, in, flag)
+				refWinogradWeight(f, want, w, out, in, flag)
+				near6(t, f.String()+" weight", got, want) // float32 against float64
+				dwGot, dwWant := random(rng, out*in*9), make([]float32, out*in*9)
+				copy(dwWant, dwGot)
+				f.weightGrad(dwGot, du, out, in, flag)
+				refWinogradWeightGrad(f, dwWant, du, out, in, flag)
+				near6(t, f.String()+" weight gradient", dwGot, dwWant)
+			}
+		}
+	}
+}
+
 // TestWinogradWeightTransposed checks the transposed weight against the
 // forward transform of the explicitly flipped and transposed kernel.
 func TestWinogradWeightTransposed(t *testing.T) {
@@ -219,7 +261,7 @@ func TestWinogradWeightTransposed(t *testing.T) {
 		got, want := make([]float32, f.Points()*in*out), make([]float32, f.Points()*in*out)
 		f.WeightTransposed(got, w, out, in)
 		f.Weight(want, flipped, in, out)
-		sameAs(t, F2, f.String()+" transposed weight", got, want) // bit for bit: the same float64 math
+		identical(t, f.String()+" transposed weight", got, want) // the same arithmetic
 	}
 }
 
@@ -239,7 +281,7 @@ func TestWinogradWeightGradByOut(t *testing.T) {
 		got, want := make([]float32, out*in*9), make([]float32, out*in*9)
 		f.WeightGradByOut(got, duT, out, in)
 		f.WeightGrad(want, du, out, in)
-		sameAs(t, F2, f.String()+" weight gradient by out", got, want)
+		identical(t, f.String()+" weight gradient by out", got, want)
 	}
 }
 
