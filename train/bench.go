@@ -124,13 +124,13 @@ func Bench(b gpu.Backend, modelName string, batch, warmup, steps int) (*BenchRes
 		return nil, err
 	}
 	res.PipelinedImagesPerSec = float64(steps*batch) / time.Since(start).Seconds()
-	// one evaluation pass over steps batches, read once at its end, as a
-	// training run evaluates its test set
 	// untimed: the first batch plans, the second is recorded where the
 	// backend records
 	if _, _, err := t.evaluate(t.dev.test, 2*batch); err != nil {
 		return nil, err
 	}
+	// one evaluation pass over steps batches, read once at its end, as a
+	// training run evaluates its test set
 	start = time.Now()
 	if _, _, err := t.evaluate(t.dev.test, steps*batch); err != nil {
 		return nil, err

@@ -40,11 +40,12 @@ const winogradBytes = 512 << 10
 //
 // A 3x3 stride-1 convolution with 8 or more input channels runs the
 // backend's Winograd algorithm (vec.Winograd; F(4x4, 3x3) unless
-// REPRO_CPU_WINOGRAD says otherwise): its forward as P = 36 GEMMs of
-// tiles x InC x OutC on transformed 6x6 input patches, 36 multiplies per
-// 4x4 outputs instead of 144, and no im2col. With 8 or more output channels its backward does too:
-// dx as the transposed convolution, the weight gradient as dU_k = V_k^T dM_k
-// (see winogradBackward); such a convolution keeps no im2col scratch and no
+// REPRO_CPU_WINOGRAD says otherwise): its forward as P GEMMs of tiles x InC
+// x OutC on transformed input patches (F(4x4, 3x3): 36 GEMMs on 6x6
+// patches, 36 multiplies per 4x4 outputs instead of 144), and no im2col.
+// With 8 or more output channels its backward does too: dx as the
+// transposed convolution, the weight gradient as dU_k = V_k^T dM_k (see
+// winogradBackward); such a convolution keeps no im2col scratch and no
 // repacked weight.
 type conv struct {
 	b            *Backend

@@ -116,7 +116,11 @@ func (b *Backend) Name() string { return "cpu" }
 
 // Describe names the threads and the GEMM in use.
 func (b *Backend) Describe() string {
-	return fmt.Sprintf("cpu: %d threads, %s", b.pool.n, b.gemmWhy)
+	conv := "3x3 convolutions by im2col (REPRO_CPU_WINOGRAD=0)"
+	if b.winograd != 0 {
+		conv = "3x3 convolutions by Winograd " + b.winograd.String()
+	}
+	return fmt.Sprintf("cpu: %d threads, %s, %s, %s", b.pool.n, b.gemmWhy, conv, vec.Impl)
 }
 
 // Threads is the number of worker goroutines.

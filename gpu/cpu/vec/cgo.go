@@ -126,7 +126,8 @@ VEC static void vec_copy_add(float *y, long ldy, const float *x, long ldx, long 
 }
 
 // Winograd F(m x m, 3x3) for m = 2 and 4 (vec.F2, vec.F4; see
-// winograd.go): a = m + 2, a x a patches in, a*a matrices out, or back.
+// winograd.go): a = m + 2, a x a patches in, a*a matrices ks apart out
+// (Winograd.Stride), or back.
 // Each 1-D transform is written out with its small integer coefficients
 // (F2's only add, in the order of the Go reference, which they match bit
 // for bit). The tile functions take m as a constant and are inlined into
@@ -211,10 +212,10 @@ INLINE void winograd_input_tile(const int m, float *restrict o, long ks, const f
 	}
 }
 
-INLINE void winograd_input_tiles(const int m, float *restrict v, const float *restrict x, long ldx, long c, long images,
+INLINE void winograd_input_tiles(const int m, float *restrict v, long ks, const float *restrict x, long ldx, long c, long images,
 		long H, long W, long OH, long OW, long P, const float *restrict zero) {
 	const int a = m + 2;
-	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, ks = images * th * tw * c + 16, t = 0;
+	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, t = 0;
 	const float *d[36];
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
@@ -236,12 +237,12 @@ INLINE void winograd_input_tiles(const int m, float *restrict v, const float *re
 	}
 }
 
-VEC static void vec_winograd_input(long m, float *restrict v, const float *restrict x, long ldx, long c, long images,
+VEC static void vec_winograd_input(long m, float *restrict v, long ks, const float *restrict x, long ldx, long c, long images,
 		long H, long W, long OH, long OW, long P, const float *restrict zero) {
 	if (m == 4) {
-		winograd_input_tiles(4, v, x, ldx, c, images, H, W, OH, OW, P, zero);
+		winograd_input_tiles(4, v, ks, x, ldx, c, images, H, W, OH, OW, P, zero);
 	} else {
-		winograd_input_tiles(2, v, x, ldx, c, images, H, W, OH, OW, P, zero);
+		winograd_input_tiles(2, v, ks, x, ldx, c, images, H, W, OH, OW, P, zero);
 	}
 }
 
@@ -279,9 +280,9 @@ INLINE void winograd_output_tile(const int m, float *const *y, float *base, long
 #undef WINOGRAD_OUT
 }
 
-INLINE void winograd_output_tiles(const int m, float *y, long ldy, const float *restrict mm, long c, long images,
+INLINE void winograd_output_tiles(const int m, float *y, long ldy, const float *restrict mm, long ks, long c, long images,
 		long OH, long OW, int accumulate, float *sink) {
-	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, ks = images * th * tw * c + 16, t = 0;
+	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, t = 0;
 	float *out[16];
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
@@ -303,12 +304,12 @@ INLINE void winograd_output_tiles(const int m, float *y, long ldy, const float *
 	}
 }
 
-VEC static void vec_winograd_output(long m, float *y, long ldy, const float *restrict mm, long c, long images,
+VEC static void vec_winograd_output(long m, float *y, long ldy, const float *restrict mm, long ks, long c, long images,
 		long OH, long OW, int accumulate, float *sink) {
 	if (m == 4) {
-		winograd_output_tiles(4, y, ldy, mm, c, images, OH, OW, accumulate, sink);
+		winograd_output_tiles(4, y, ldy, mm, ks, c, images, OH, OW, accumulate, sink);
 	} else {
-		winograd_output_tiles(2, y, ldy, mm, c, images, OH, OW, accumulate, sink);
+		winograd_output_tiles(2, y, ldy, mm, ks, c, images, OH, OW, accumulate, sink);
 	}
 }
 
@@ -337,9 +338,9 @@ INLINE void winograd_output_grad_tile(const int m, float *restrict o, long ks, c
 	}
 }
 
-INLINE void winograd_output_grad_tiles(const int m, float *restrict dm, const float *restrict dy, long lddy, long c, long images,
+INLINE void winograd_output_grad_tiles(const int m, float *restrict dm, long ks, const float *restrict dy, long lddy, long c, long images,
 		long OH, long OW, const float *restrict zero) {
-	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, ks = images * th * tw * c + 16, t = 0;
+	long th = (OH + m - 1) / m, tw = (OW + m - 1) / m, t = 0;
 	const float *d[16];
 	for (long n = 0; n < images; n++) {
 		for (long ti = 0; ti < th; ti++) {
@@ -361,12 +362,12 @@ INLINE void winograd_output_grad_tiles(const int m, float *restrict dm, const fl
 	}
 }
 
-VEC static void vec_winograd_output_grad(long m, float *restrict dm, const float *restrict dy, long lddy, long c, long images,
+VEC static void vec_winograd_output_grad(long m, float *restrict dm, long ks, const float *restrict dy, long lddy, long c, long images,
 		long OH, long OW, const float *restrict zero) {
 	if (m == 4) {
-		winograd_output_grad_tiles(4, dm, dy, lddy, c, images, OH, OW, zero);
+		winograd_output_grad_tiles(4, dm, ks, dy, lddy, c, images, OH, OW, zero);
 	} else {
-		winograd_output_grad_tiles(2, dm, dy, lddy, c, images, OH, OW, zero);
+		winograd_output_grad_tiles(2, dm, ks, dy, lddy, c, images, OH, OW, zero);
 	}
 }
 
@@ -592,7 +593,8 @@ func copyAdd(y []float32, ldy int, x []float32, ldx int, rows, c int, accumulate
 }
 
 func winogradInput(f Winograd, v []float32, x []float32, ldx, c, images int, w Window, zero []float32) {
-	C.vec_winograd_input(C.long(f), f32(v), f32(x), C.long(ldx), C.long(c), C.long(images),
+	ks := f.Stride(f.Tiles(images, w), c)
+	C.vec_winograd_input(C.long(f), f32(v), C.long(ks), f32(x), C.long(ldx), C.long(c), C.long(images),
 		C.long(w.H), C.long(w.W), C.long(w.OH), C.long(w.OW), C.long(w.Pad), f32(zero))
 }
 
@@ -601,11 +603,13 @@ func winogradOutput(f Winograd, y []float32, ldy int, m []float32, c, images int
 	if accumulate {
 		acc = 1
 	}
-	C.vec_winograd_output(C.long(f), f32(y), C.long(ldy), f32(m), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), acc, f32(sink))
+	ks := f.Stride(f.Tiles(images, w), c)
+	C.vec_winograd_output(C.long(f), f32(y), C.long(ldy), f32(m), C.long(ks), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), acc, f32(sink))
 }
 
 func winogradOutputGrad(f Winograd, dm []float32, dy []float32, lddy, c, images int, w Window, zero []float32) {
-	C.vec_winograd_output_grad(C.long(f), f32(dm), f32(dy), C.long(lddy), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), f32(zero))
+	ks := f.Stride(f.Tiles(images, w), c)
+	C.vec_winograd_output_grad(C.long(f), f32(dm), C.long(ks), f32(dy), C.long(lddy), C.long(c), C.long(images), C.long(w.OH), C.long(w.OW), f32(zero))
 }
 
 func winogradWeight(f Winograd, u, w []float32, out, in int, transposed bool) {

@@ -1,9 +1,11 @@
-// Package vec is the CPU backend's per-pixel loops: batch norm, ReLU and
-// their gradients over NHWC pixel rows.
+// Package vec is the CPU backend's per-pixel loops over NHWC pixel rows:
+// batch norm, ReLU and their gradients, adds, im2col and its transpose, and
+// the Winograd transforms of 3x3 convolutions (winograd.go).
 //
-// Every function takes rows pixel rows of c channels; row r of a matrix m
-// starts at m[r*ldm], so a DenseNet channel view (ld > c) is as valid as a
-// whole tensor (ld == c). Built with cgo (the default), they run as C loops
+// The elementwise functions take rows pixel rows of c channels; row r of a
+// matrix m starts at m[r*ldm], so a DenseNet channel view (ld > c) is as
+// valid as a whole tensor (ld == c); im2col and the Winograd transforms
+// take images of such rows. Built with cgo (the default), they run as C loops
 // that gcc vectorizes, each compiled for AVX-512, AVX2 and the baseline and
 // picked at load time by the CPU; without cgo they run as the Go loops of
 // ref.go, which are also the reference the tests hold the C loops to. Go's
