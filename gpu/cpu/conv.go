@@ -262,24 +262,25 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 		}
 		return nil
 	}
-	// dw[o][c][p][q] += sum over workers of their partial dWt[(p*K+q)*InC+c][o]
-	// (or dWt^T[o][(p*K+q)*InC+c])
+	// dw[o][c][p][q] += the sum over workers of their partial dWt, read
+	// through the strides of its layout
+	part := c.b.scratch[0][off : off+c.kk*s.OutC]
+	for w := 1; w < workers; w++ {
+		vec.Add(part, len(part), part, len(part), c.b.scratch[w][off:off+len(part)], len(part), 1, len(part))
+	}
+	base, so, sc, sp := 0, 1, s.OutC, s.InC*s.OutC // dWt[(p*K+q)*InC+c][o]
+	switch {
+	case c.dwFromDY: // dR[((K-1-p)*K+(K-1-q))*OutC+o][c]
+		base, so, sc, sp = (k2-1)*s.OutC*s.InC, s.InC, 1, -s.OutC*s.InC
+	case c.dwByOut: // dWt^T[o][(p*K+q)*InC+c]
+		so, sc, sp = c.kk, 1, s.InC
+	}
 	for o := 0; o < s.OutC; o++ {
 		for ci := 0; ci < s.InC; ci++ {
 			dst := dwd[(o*s.InC+ci)*k2 : (o*s.InC+ci+1)*k2]
+			at := base + o*so + ci*sc
 			for pq := range dst {
-				i := off + (pq*s.InC+ci)*s.OutC + o
-				switch {
-				case c.dwFromDY:
-					i = off + ((k2-1-pq)*s.OutC+o)*s.InC + ci
-				case c.dwByOut:
-					i = off + o*c.kk + pq*s.InC + ci
-				}
-				var sum float32
-				for w := 0; w < workers; w++ {
-					sum += c.b.scratch[w][i]
-				}
-				dst[pq] += sum
+				dst[pq] += part[at+pq*sp]
 			}
 		}
 	}

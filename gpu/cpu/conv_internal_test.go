@@ -10,11 +10,18 @@ import (
 // whose transformed matrices fit winogradBytes (one image at least), and no
 // more than gemmRows output pixels.
 func TestWinogradGroupFitsL2(t *testing.T) {
-	b, err := New(gpu.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
+	for _, alg := range []string{"4", "2"} {
+		t.Setenv("REPRO_CPU_WINOGRAD", alg)
+		b, err := New(gpu.Options{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkWinogradGroups(t, b)
+		b.Close()
 	}
-	defer b.Close()
+}
+
+func checkWinogradGroups(t *testing.T, b *Backend) {
 	for _, s := range []gpu.ConvSpec{
 		{N: 128, InC: 16, InH: 32, InW: 32, OutC: 16, Kernel: 3, Stride: 1, Pad: 1},
 		{N: 128, InC: 32, InH: 16, InW: 16, OutC: 32, Kernel: 3, Stride: 1, Pad: 1},
@@ -27,14 +34,14 @@ func TestWinogradGroupFitsL2(t *testing.T) {
 		}
 		c := cv.(*conv)
 		if !c.winograd {
-			t.Fatalf("%+v: not planned as Winograd", s)
+			t.Fatalf("%+v: not planned as Winograd (%s)", s, b.Describe())
 		}
 		bytes := c.winogradMatrixBytes
 		if c.group > 1 && bytes(c.group) > winogradBytes {
-			t.Errorf("%+v: group of %d images takes %d bytes, more than %d", s, c.group, bytes(c.group), winogradBytes)
+			t.Errorf("%v %+v: group of %d images takes %d bytes, more than %d", c.wino, s, c.group, bytes(c.group), winogradBytes)
 		}
 		if c.group < gemmRows/(c.oh*c.ow) && bytes(c.group+1) <= winogradBytes {
-			t.Errorf("%+v: group of %d images, but %d fit in %d bytes", s, c.group, c.group+1, winogradBytes)
+			t.Errorf("%v %+v: group of %d images, but %d fit in %d bytes", c.wino, s, c.group, c.group+1, winogradBytes)
 		}
 	}
 }
