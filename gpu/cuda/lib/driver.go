@@ -420,3 +420,35 @@ func fitsInt(vs ...int) bool {
 	}
 	return true
 }
+
+// Event is a CUDA event (CUevent) with timing enabled.
+type Event struct{ e C.CUevent }
+
+// NewEvent is cuEventCreate with CU_EVENT_DEFAULT (timing enabled).
+func (c *Context) NewEvent() (Event, error) {
+	var e C.CUevent
+	err := c.l.cuErr("cuEventCreate", C.repro_cu_event_create(c.l.t, c.c, &e))
+	return Event{e}, err
+}
+
+// RecordEvent is cuEventRecord of e on stream s: e completes when the work
+// issued to s before it has.
+func (c *Context) RecordEvent(e Event, s Stream) error {
+	return c.l.cuErr("cuEventRecord", C.repro_cu_event_record(c.l.t, c.c, e.e, s.s))
+}
+
+// Elapsed waits for end (cuEventSynchronize) and returns the GPU time between
+// the two recorded events in milliseconds (cuEventElapsedTime).
+func (c *Context) Elapsed(start, end Event) (float32, error) {
+	var ms C.float
+	err := c.l.cuErr("cuEventSynchronize/cuEventElapsedTime", C.repro_cu_event_elapsed(c.l.t, c.c, start.e, end.e, &ms))
+	return float32(ms), err
+}
+
+// DestroyEvent is cuEventDestroy_v2.
+func (c *Context) DestroyEvent(e Event) error {
+	if e.e == nil {
+		return nil
+	}
+	return c.l.cuErr("cuEventDestroy_v2", C.repro_cu_event_destroy(c.l.t, c.c, e.e))
+}

@@ -361,3 +361,25 @@ func TestStepCallsDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestEventWrappers(t *testing.T) {
+	l, ctx, s := fakeContext(t)
+	a, err := ctx.NewEvent()
+	must(t, err)
+	expectCall(t, l, "cuEventCreate flags=0")
+	b, err := ctx.NewEvent()
+	must(t, err)
+	must(t, ctx.RecordEvent(a, s))
+	expectCall(t, l, fmt.Sprintf("cuEventRecord e=%p s=0x5001", a.e))
+	must(t, ctx.RecordEvent(b, s))
+	ms, err := ctx.Elapsed(a, b)
+	must(t, err)
+	expectCall(t, l, fmt.Sprintf("cuEventElapsedTime a=%p b=%p", a.e, b.e))
+	if ms != 0.25 { // the fake's events are numbered; it returns a quarter of b - a
+		t.Errorf("Elapsed = %g ms", ms)
+	}
+	must(t, ctx.DestroyEvent(a))
+	expectCall(t, l, fmt.Sprintf("cuEventDestroy_v2 e=%p", a.e))
+	must(t, ctx.DestroyEvent(b))
+	must(t, ctx.DestroyEvent(Event{})) // the zero Event is harmless
+}

@@ -231,6 +231,25 @@ repro_rc repro_cu_graph_destroy(repro_tbl *t, CUcontext ctx, CUgraph g) {
     SETCTX(t, ctx);
     return rc(F(t, cuGraphDestroy)(g));
 }
+repro_rc repro_cu_event_create(repro_tbl *t, CUcontext ctx, CUevent *e) {
+    SETCTX(t, ctx);
+    return rc(F(t, cuEventCreate)(e, 0)); /* CU_EVENT_DEFAULT: timing enabled */
+}
+repro_rc repro_cu_event_record(repro_tbl *t, CUcontext ctx, CUevent e, CUstream s) {
+    SETCTX(t, ctx);
+    return rc(F(t, cuEventRecord)(e, s));
+}
+/* Waits for end, then reads the milliseconds between the two events. */
+repro_rc repro_cu_event_elapsed(repro_tbl *t, CUcontext ctx, CUevent start, CUevent end, float *ms) {
+    SETCTX(t, ctx);
+    CUresult r = F(t, cuEventSynchronize)(end);
+    if (r != 0) return rc(r);
+    return rc(F(t, cuEventElapsedTime)(ms, start, end));
+}
+repro_rc repro_cu_event_destroy(repro_tbl *t, CUcontext ctx, CUevent e) {
+    SETCTX(t, ctx);
+    return rc(F(t, cuEventDestroy_v2)(e));
+}
 
 /* ------------------------------------------------------------------ cuBLAS */
 
@@ -422,4 +441,67 @@ repro_rc repro_dnn_bn_bwd(repro_tbl *t, CUcontext ctx, cudnnHandle_t h, cudnnBat
     return rc(F(t, cudnnBatchNormalizationBackward)(h, mode, &alpha_data, &beta_data, &alpha_param, &beta_param, xd,
                                                    DP(x), dyd, DP(dy), dxd, DP(dx), bnd, DP(scale), DP(dscale),
                                                    DP(dbias), eps, DP(saved_mean), DP(saved_inv_var)));
+}
+
+/* --------------------------------------------------------- cuDNN backend API */
+
+/* Attribute names and types used here ([cudnn 9.6] cudnn_graph.h). */
+#define BE_VARIANT_PACK_DESCRIPTOR 16 /* CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR */
+#define BE_ATTR_VARIANT_PACK_UNIQUE_IDS 1000
+#define BE_ATTR_VARIANT_PACK_DATA_POINTERS 1001
+#define BE_ATTR_VARIANT_PACK_WORKSPACE 1003
+#define BE_TYPE_INT64 3    /* CUDNN_TYPE_INT64 */
+#define BE_TYPE_VOID_PTR 6 /* CUDNN_TYPE_VOID_PTR */
+#define BE_MAX_TENSORS 8
+
+int repro_dnn_be_available(repro_tbl *t) {
+    return t->fn[SYM_cudnnBackendCreateDescriptor] && t->fn[SYM_cudnnBackendDestroyDescriptor] &&
+           t->fn[SYM_cudnnBackendFinalize] && t->fn[SYM_cudnnBackendSetAttribute] &&
+           t->fn[SYM_cudnnBackendGetAttribute] && t->fn[SYM_cudnnBackendExecute];
+}
+void repro_dnn_last_error(repro_tbl *t, char *buf, size_t len) {
+    if (len == 0) return;
+    buf[0] = 0;
+    if (t->fn[SYM_cudnnGetLastErrorString]) F(t, cudnnGetLastErrorString)(buf, len);
+    buf[len - 1] = 0;
+}
+repro_rc repro_dnn_be_create(repro_tbl *t, int type, cudnnBackendDescriptor_t *d) {
+    return rc(F(t, cudnnBackendCreateDescriptor)(type, d));
+}
+repro_rc repro_dnn_be_destroy(repro_tbl *t, cudnnBackendDescriptor_t d) {
+    return rc(F(t, cudnnBackendDestroyDescriptor)(d));
+}
+/* Finalizing an execution plan loads its kernels, so it needs the context. */
+repro_rc repro_dnn_be_finalize(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d) {
+    SETCTX(t, ctx);
+    return rc(F(t, cudnnBackendFinalize)(d));
+}
+repro_rc repro_dnn_be_set(repro_tbl *t, cudnnBackendDescriptor_t d, int name, int type, int64_t n,
+                          const void *elems) {
+    return rc(F(t, cudnnBackendSetAttribute)(d, name, type, n, elems));
+}
+repro_rc repro_dnn_be_get(repro_tbl *t, cudnnBackendDescriptor_t d, int name, int type, int64_t req, int64_t *n,
+                          void *elems) {
+    return rc(F(t, cudnnBackendGetAttribute)(d, name, type, req, n, elems));
+}
+/* repro_dnn_be_execute runs an execution plan on n tensors (unique id uids[i]
+ * at device address ptrs[i]) with workspace ws. The variant pack that binds
+ * them is made, used and destroyed here: one cgo call per convolution. */
+repro_rc repro_dnn_be_execute(repro_tbl *t, CUcontext ctx, cudnnHandle_t h, cudnnBackendDescriptor_t plan,
+                              int64_t n, const int64_t *uids, const CUdeviceptr *ptrs, CUdeviceptr ws) {
+    void *p[BE_MAX_TENSORS];
+    void *wsp = DP(ws);
+    if (n < 1 || n > BE_MAX_TENSORS) return rc(2000); /* CUDNN_STATUS_BAD_PARAM in 9.x */
+    for (int64_t i = 0; i < n; i++) p[i] = DP(ptrs[i]);
+    SETCTX(t, ctx);
+    cudnnBackendDescriptor_t pack = NULL;
+    int s = F(t, cudnnBackendCreateDescriptor)(BE_VARIANT_PACK_DESCRIPTOR, &pack);
+    if (s != 0) return rc(s);
+    if (s == 0) s = F(t, cudnnBackendSetAttribute)(pack, BE_ATTR_VARIANT_PACK_UNIQUE_IDS, BE_TYPE_INT64, n, uids);
+    if (s == 0) s = F(t, cudnnBackendSetAttribute)(pack, BE_ATTR_VARIANT_PACK_DATA_POINTERS, BE_TYPE_VOID_PTR, n, p);
+    if (s == 0) s = F(t, cudnnBackendSetAttribute)(pack, BE_ATTR_VARIANT_PACK_WORKSPACE, BE_TYPE_VOID_PTR, 1, &wsp);
+    if (s == 0) s = F(t, cudnnBackendFinalize)(pack);
+    if (s == 0) s = F(t, cudnnBackendExecute)(h, plan, pack);
+    int d = F(t, cudnnBackendDestroyDescriptor)(pack);
+    return rc(s != 0 ? s : d);
 }

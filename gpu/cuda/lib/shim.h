@@ -50,6 +50,7 @@ typedef struct CUstream_st *CUstream; /* [cuda.h 12.6] typedef struct CUstream_s
                                          cudaStream_t is the same type [driver_types.h] */
 typedef struct CUgraph_st *CUgraph;   /* [cuda.h 12.6] typedef struct CUgraph_st *CUgraph */
 typedef struct CUgraphExec_st *CUgraphExec; /* [cuda.h 12.6] typedef struct CUgraphExec_st *CUgraphExec */
+typedef struct CUevent_st *CUevent;   /* [cuda.h 12.6] typedef struct CUevent_st *CUevent */
 typedef int CUjit_option;             /* [cuda.h 12.6] typedef enum CUjit_option_enum {...} CUjit_option */
 typedef int CUstreamCaptureMode;      /* [cuda.h 12.6] typedef enum CUstreamCaptureMode_enum {...} CUstreamCaptureMode */
 
@@ -109,6 +110,13 @@ typedef CUresult (*PFN_cuGraphInstantiateWithFlags)(CUgraphExec *phGraphExec, CU
 typedef CUresult (*PFN_cuGraphLaunch)(CUgraphExec hGraphExec, CUstream hStream);   /* PFN_cuGraphLaunch_v10000_ptsz (*) */
 typedef CUresult (*PFN_cuGraphExecDestroy)(CUgraphExec hGraphExec);                 /* PFN_cuGraphExecDestroy_v10000 */
 typedef CUresult (*PFN_cuGraphDestroy)(CUgraph hGraph);                             /* PFN_cuGraphDestroy_v10000 */
+typedef CUresult (*PFN_cuEventCreate)(CUevent *phEvent, unsigned int Flags);        /* PFN_cuEventCreate_v2000 */
+typedef CUresult (*PFN_cuEventRecord)(CUevent hEvent, CUstream hStream);            /* PFN_cuEventRecord_v7000_ptsz (*) */
+typedef CUresult (*PFN_cuEventSynchronize)(CUevent hEvent);                         /* PFN_cuEventSynchronize_v2000 */
+typedef CUresult (*PFN_cuEventElapsedTime)(float *pMilliseconds, CUevent hStart,
+                                           CUevent hEnd); /* PFN_cuEventElapsedTime_v2000; CUDA 13's header maps the
+                                           name to cuEventElapsedTime_v2, and drivers keep exporting this one */
+typedef CUresult (*PFN_cuEventDestroy_v2)(CUevent hEvent);                          /* PFN_cuEventDestroy_v4000 */
 
 /* ---------------------------------------------------------------------- */
 /* cuBLAS types ([cublas_api.h 12.6], unchanged in [cublas_api.h 13.0])    */
@@ -256,6 +264,27 @@ typedef cudnnStatus_t (*PFN_cudnnDeriveBNTensorDescriptor)(cudnnTensorDescriptor
                                                            const cudnnTensorDescriptor_t xDesc,
                                                            cudnnBatchNormMode_t mode);
 
+/* The backend ("graph") API, cuDNN >= 8.0 ([cudnn 9.6] cudnn_graph.h; in
+ * cuDNN 8 cudnn_backend.h with the same signatures). Every object is an
+ * opaque cudnnBackendDescriptor_t ("typedef void *cudnnBackendDescriptor_t")
+ * built by setting typed attributes and then finalized. The enumerations
+ * (descriptor types, attribute names, attribute types) travel as int. */
+typedef void *cudnnBackendDescriptor_t;
+typedef cudnnStatus_t (*PFN_cudnnBackendCreateDescriptor)(int descriptorType, cudnnBackendDescriptor_t *descriptor);
+typedef cudnnStatus_t (*PFN_cudnnBackendDestroyDescriptor)(cudnnBackendDescriptor_t descriptor);
+typedef cudnnStatus_t (*PFN_cudnnBackendFinalize)(cudnnBackendDescriptor_t descriptor);
+typedef cudnnStatus_t (*PFN_cudnnBackendSetAttribute)(cudnnBackendDescriptor_t descriptor, int attributeName,
+                                                      int attributeType, int64_t elementCount,
+                                                      const void *arrayOfElements);
+typedef cudnnStatus_t (*PFN_cudnnBackendGetAttribute)(cudnnBackendDescriptor_t const descriptor, int attributeName,
+                                                      int attributeType, int64_t requestedElementCount,
+                                                      int64_t *elementCount, void *arrayOfElements);
+typedef cudnnStatus_t (*PFN_cudnnBackendExecute)(cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan,
+                                                 cudnnBackendDescriptor_t variantPack);
+/* cuDNN >= 9.0 only: "void cudnnGetLastErrorString(char *message, size_t
+ * max_size)", the message of this thread's last error. */
+typedef void (*PFN_cudnnGetLastErrorString)(char *message, size_t max_size);
+
 /* ---------------------------------------------------------------------- */
 /* Symbol table                                                            */
 /* ---------------------------------------------------------------------- */
@@ -297,6 +326,11 @@ typedef cudnnStatus_t (*PFN_cudnnDeriveBNTensorDescriptor)(cudnnTensorDescriptor
     X(REPRO_LIB_DRIVER, cuGraphLaunch, 0)                  \
     X(REPRO_LIB_DRIVER, cuGraphExecDestroy, 0)             \
     X(REPRO_LIB_DRIVER, cuGraphDestroy, 0)                 \
+    X(REPRO_LIB_DRIVER, cuEventCreate, 0)                  \
+    X(REPRO_LIB_DRIVER, cuEventRecord, 0)                  \
+    X(REPRO_LIB_DRIVER, cuEventSynchronize, 0)             \
+    X(REPRO_LIB_DRIVER, cuEventElapsedTime, 0)             \
+    X(REPRO_LIB_DRIVER, cuEventDestroy_v2, 0)              \
     X(REPRO_LIB_BLAS, cublasCreate_v2, 0)                  \
     X(REPRO_LIB_BLAS, cublasDestroy_v2, 0)                 \
     X(REPRO_LIB_BLAS, cublasSetStream_v2, 0)               \
@@ -333,7 +367,14 @@ typedef cudnnStatus_t (*PFN_cudnnDeriveBNTensorDescriptor)(cudnnTensorDescriptor
     X(REPRO_LIB_DNN, cudnnBatchNormalizationForwardTraining, 0)  \
     X(REPRO_LIB_DNN, cudnnBatchNormalizationForwardInference, 0) \
     X(REPRO_LIB_DNN, cudnnBatchNormalizationBackward, 0)   \
-    X(REPRO_LIB_DNN, cudnnDeriveBNTensorDescriptor, 0)
+    X(REPRO_LIB_DNN, cudnnDeriveBNTensorDescriptor, 0)     \
+    X(REPRO_LIB_DNN, cudnnBackendCreateDescriptor, 1)      \
+    X(REPRO_LIB_DNN, cudnnBackendDestroyDescriptor, 1)     \
+    X(REPRO_LIB_DNN, cudnnBackendFinalize, 1)              \
+    X(REPRO_LIB_DNN, cudnnBackendSetAttribute, 1)          \
+    X(REPRO_LIB_DNN, cudnnBackendGetAttribute, 1)          \
+    X(REPRO_LIB_DNN, cudnnBackendExecute, 1)               \
+    X(REPRO_LIB_DNN, cudnnGetLastErrorString, 1)
 
 #define REPRO_SYM_ENUM(lib, name, optional) SYM_##name,
 enum repro_sym { REPRO_SYMBOLS(REPRO_SYM_ENUM) REPRO_SYM_COUNT };
@@ -406,6 +447,10 @@ repro_rc repro_cu_graph_instantiate(repro_tbl *t, CUcontext ctx, CUgraph g, CUgr
 repro_rc repro_cu_graph_launch(repro_tbl *t, CUcontext ctx, CUgraphExec e, CUstream s);
 repro_rc repro_cu_graph_exec_destroy(repro_tbl *t, CUcontext ctx, CUgraphExec e);
 repro_rc repro_cu_graph_destroy(repro_tbl *t, CUcontext ctx, CUgraph g);
+repro_rc repro_cu_event_create(repro_tbl *t, CUcontext ctx, CUevent *e);
+repro_rc repro_cu_event_record(repro_tbl *t, CUcontext ctx, CUevent e, CUstream s);
+repro_rc repro_cu_event_elapsed(repro_tbl *t, CUcontext ctx, CUevent start, CUevent end, float *ms);
+repro_rc repro_cu_event_destroy(repro_tbl *t, CUcontext ctx, CUevent e);
 
 /* cuBLAS */
 const char *repro_blas_status_name(repro_tbl *t, cublasStatus_t s);
@@ -490,5 +535,19 @@ repro_rc repro_dnn_bn_bwd(repro_tbl *t, CUcontext ctx, cudnnHandle_t h, cudnnBat
                           cudnnTensorDescriptor_t dxd, CUdeviceptr dx, cudnnTensorDescriptor_t bnd,
                           CUdeviceptr scale, CUdeviceptr dscale, CUdeviceptr dbias, double eps,
                           CUdeviceptr saved_mean, CUdeviceptr saved_inv_var);
+
+/* cuDNN backend API (optional: repro_dnn_be_available says whether all of it
+ * was found). */
+int repro_dnn_be_available(repro_tbl *t);
+void repro_dnn_last_error(repro_tbl *t, char *buf, size_t len);
+repro_rc repro_dnn_be_create(repro_tbl *t, int type, cudnnBackendDescriptor_t *d);
+repro_rc repro_dnn_be_destroy(repro_tbl *t, cudnnBackendDescriptor_t d);
+repro_rc repro_dnn_be_finalize(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d);
+repro_rc repro_dnn_be_set(repro_tbl *t, cudnnBackendDescriptor_t d, int name, int type, int64_t n,
+                          const void *elems);
+repro_rc repro_dnn_be_get(repro_tbl *t, cudnnBackendDescriptor_t d, int name, int type, int64_t req, int64_t *n,
+                          void *elems);
+repro_rc repro_dnn_be_execute(repro_tbl *t, CUcontext ctx, cudnnHandle_t h, cudnnBackendDescriptor_t plan,
+                              int64_t n, const int64_t *uids, const CUdeviceptr *ptrs, CUdeviceptr ws);
 
 #endif /* REPRO_CUDA_SHIM_H */

@@ -224,6 +224,35 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec *e, CUgraph g, unsigned long lo
     fake_logf("cuGraphInstantiateWithFlags g=%p flags=%llu", (void *)g, flags);
     return 0;
 }
+typedef struct CUevent_st *CUevent;
+static int nevents;
+CUresult cuEventCreate(CUevent *e, unsigned int flags) {
+    NEED_CTX(c);
+    *e = (CUevent)(uintptr_t)(0x7000 + ++nevents);
+    fake_logf("cuEventCreate flags=%u", flags);
+    return 0;
+}
+CUresult cuEventRecord(CUevent e, CUstream s) {
+    NEED_CTX(c);
+    fake_logf("cuEventRecord e=%p s=%p", (void *)e, (void *)s);
+    return 0;
+}
+CUresult cuEventSynchronize(CUevent e) {
+    NEED_CTX(c);
+    fake_logf("cuEventSynchronize e=%p", (void *)e);
+    return 0;
+}
+/* no context needed: it follows cuEventSynchronize in one C call */
+CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) {
+    fake_logf("cuEventElapsedTime a=%p b=%p", (void *)a, (void *)b);
+    *ms = 0.25f * (float)((uintptr_t)b - (uintptr_t)a);
+    return 0;
+}
+CUresult cuEventDestroy_v2(CUevent e) {
+    NEED_CTX(c);
+    fake_logf("cuEventDestroy_v2 e=%p", (void *)e);
+    return 0;
+}
 CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
     NEED_CTX(c);
     fake_logf("cuGraphLaunch e=%p s=%p", (void *)e, (void *)s);
@@ -311,6 +340,7 @@ typedef struct {
 } perf_t; /* cudnnConvolutionFwdAlgoPerf_t */
 
 static int ndesc;
+static int be_live; /* backend descriptors not yet destroyed */
 static desc_t newdesc(int base) { return (desc_t)(uintptr_t)(base + ++ndesc); }
 
 size_t cudnnGetVersion(void) { return 90100; }
@@ -319,6 +349,11 @@ const char *cudnnGetErrorString(int s) {
     case 0: return "CUDNN_STATUS_SUCCESS";
     case 2000: return "CUDNN_STATUS_BAD_PARAM";
     case 3000: return "CUDNN_STATUS_NOT_SUPPORTED";
+    case 77777: {
+        static char live[32];
+        snprintf(live, sizeof live, "live=%d", be_live);
+        return live;
+    }
     }
     return "CUDNN_STATUS_UNKNOWN";
 }
@@ -461,6 +496,253 @@ int cudnnBatchNormalizationBackward(cudnnHandle_t h, int mode, const void *ad, c
               "eps=%g smean=%p sinv=%p",
               mode, *(const float *)ad, *(const float *)bd, *(const float *)ap, *(const float *)bp, xd, x, dyd, dy,
               dxd, dx, bnd, scale, dscale, dbias, eps, smean, sinv);
+    return 0;
+}
+
+/* ---- backend API ([cudnn 9.6] cudnn_graph.h) ----
+ * A small model of cuDNN's descriptors that checks what the real library
+ * documents: each attribute belongs to one descriptor type and has one
+ * attribute type; descriptors passed as attributes must be finalized and of
+ * the documented type; a finalized descriptor takes no more attributes;
+ * finalize needs the required attributes and, for a convolution, tensors
+ * whose sizes agree. The heuristics offer engines 0-2 (mode A) and 1, 3, 4
+ * (fallback): 0 has the tensor-core note, 2 the nondeterministic one, 3 fails
+ * to finalize its plan, 4 compiles at run time. cudnnGetErrorString(77777)
+ * returns "live=N", the number of descriptors not yet destroyed. */
+#include <stdlib.h>
+enum { T_HANDLE = 0, T_DATA_TYPE = 1, T_INT64 = 3, T_FLOAT = 4, T_VOID_PTR = 6, T_CONV_MODE = 7, T_HEUR_MODE = 8,
+       T_NUM_NOTE = 11, T_DESC = 15, T_BEHAVIOR = 19 };
+enum { D_CONV = 1, D_ENGINE = 2, D_CFG = 3, D_HEUR = 4, D_PLAN = 5, D_OP_FWD = 10, D_OP_BWD_FILTER = 11,
+       D_OP_BWD_DATA = 12, D_GRAPH = 15, D_PACK = 16, D_TENSOR = 17 };
+#define BE_MAGIC 0x6265646e
+#define BE_MAX_ATTR 16
+typedef struct {
+    int name, type;
+    int64_t n;
+    int64_t v[8]; /* elements widened: ints, floats (bits), pointers */
+} be_attr;
+typedef struct be_desc {
+    int magic, type, finalized, nattr;
+    int64_t engine; /* engine configs and engines: which fake engine */
+    be_attr attr[BE_MAX_ATTR];
+} be_desc;
+static char be_err[256];
+
+/* attribute name -> descriptor type, attribute type, descriptor type of its
+ * elements (for T_DESC), most elements */
+static const struct { int name, owner, type, elem, max; } be_table[] = {
+    {100, D_CONV, T_DATA_TYPE, 0, 1},  {101, D_CONV, T_CONV_MODE, 0, 1}, {102, D_CONV, T_INT64, 0, 8},
+    {103, D_CONV, T_INT64, 0, 8},      {104, D_CONV, T_INT64, 0, 8},     {105, D_CONV, T_INT64, 0, 8},
+    {106, D_CONV, T_INT64, 0, 1},      {200, D_HEUR, T_HEUR_MODE, 0, 1}, {201, D_HEUR, T_DESC, D_GRAPH, 1},
+    {400, D_PLAN, T_HANDLE, 0, 1},     {401, D_PLAN, T_DESC, D_CFG, 1},
+    {700, D_OP_FWD, T_FLOAT, 0, 1},    {701, D_OP_FWD, T_FLOAT, 0, 1},   {702, D_OP_FWD, T_DESC, D_CONV, 1},
+    {703, D_OP_FWD, T_DESC, D_TENSOR, 1}, {704, D_OP_FWD, T_DESC, D_TENSOR, 1}, {705, D_OP_FWD, T_DESC, D_TENSOR, 1},
+    {706, D_OP_BWD_DATA, T_FLOAT, 0, 1}, {707, D_OP_BWD_DATA, T_FLOAT, 0, 1}, {708, D_OP_BWD_DATA, T_DESC, D_CONV, 1},
+    {709, D_OP_BWD_DATA, T_DESC, D_TENSOR, 1}, {710, D_OP_BWD_DATA, T_DESC, D_TENSOR, 1},
+    {711, D_OP_BWD_DATA, T_DESC, D_TENSOR, 1}, {712, D_OP_BWD_FILTER, T_FLOAT, 0, 1},
+    {713, D_OP_BWD_FILTER, T_FLOAT, 0, 1}, {714, D_OP_BWD_FILTER, T_DESC, D_CONV, 1},
+    {715, D_OP_BWD_FILTER, T_DESC, D_TENSOR, 1}, {716, D_OP_BWD_FILTER, T_DESC, D_TENSOR, 1},
+    {717, D_OP_BWD_FILTER, T_DESC, D_TENSOR, 1},
+    {800, D_GRAPH, T_HANDLE, 0, 1},    {801, D_GRAPH, T_DESC, -1, 8},
+    {900, D_TENSOR, T_INT64, 0, 1},    {901, D_TENSOR, T_DATA_TYPE, 0, 1}, {902, D_TENSOR, T_INT64, 0, 8},
+    {903, D_TENSOR, T_INT64, 0, 8},    {906, D_TENSOR, T_INT64, 0, 1},
+    {1000, D_PACK, T_INT64, 0, 8},     {1001, D_PACK, T_VOID_PTR, 0, 8}, {1003, D_PACK, T_VOID_PTR, 0, 1},
+};
+static int be_fail(int code, const char *msg) {
+    snprintf(be_err, sizeof be_err, "%s", msg);
+    return code;
+}
+static be_desc *be_check(void *p) {
+    be_desc *d = p;
+    return d != NULL && d->magic == BE_MAGIC ? d : NULL;
+}
+static be_attr *be_find(be_desc *d, int name) {
+    for (int i = 0; i < d->nattr; i++)
+        if (d->attr[i].name == name) return &d->attr[i];
+    return NULL;
+}
+void cudnnGetLastErrorString(char *msg, size_t max) {
+    snprintf(msg, max, "%s", be_err);
+    be_err[0] = 0;
+}
+int cudnnBackendCreateDescriptor(int type, void **out) {
+    be_desc *d = calloc(1, sizeof *d);
+    d->magic = BE_MAGIC;
+    d->type = type;
+    be_live++;
+    *out = d;
+    return 0;
+}
+int cudnnBackendDestroyDescriptor(void *p) {
+    be_desc *d = be_check(p);
+    if (d == NULL) return be_fail(2000, "destroy: not a descriptor");
+    d->magic = 0;
+    free(d);
+    be_live--;
+    return 0;
+}
+static int elem_size(int type) { return type == T_INT64 || type == T_HANDLE || type == T_VOID_PTR || type == T_DESC ? 8 : 4; }
+int cudnnBackendSetAttribute(void *p, int name, int type, int64_t n, const void *elems) {
+    be_desc *d = be_check(p);
+    if (d == NULL) return be_fail(2000, "set: not a descriptor");
+    if (d->finalized) return be_fail(2000, "set: descriptor already finalized");
+    for (size_t i = 0; i < sizeof be_table / sizeof be_table[0]; i++) {
+        if (be_table[i].name != name) continue;
+        if (be_table[i].owner != d->type) return be_fail(2000, "set: attribute of another descriptor type");
+        if (be_table[i].type != type) return be_fail(2010, "set: wrong attribute type");
+        if (n < 1 || n > be_table[i].max) return be_fail(2000, "set: element count");
+        if (d->nattr == BE_MAX_ATTR || be_find(d, name)) return be_fail(2000, "set: attribute set twice");
+        be_attr *a = &d->attr[d->nattr++];
+        a->name = name;
+        a->type = type;
+        a->n = n;
+        for (int64_t k = 0; k < n; k++) {
+            if (elem_size(type) == 8) {
+                memcpy(&a->v[k], (const char *)elems + 8 * k, 8);
+            } else {
+                int32_t x;
+                memcpy(&x, (const char *)elems + 4 * k, 4);
+                a->v[k] = x;
+            }
+            if (type == T_DESC) {
+                be_desc *e = be_check((void *)(uintptr_t)a->v[k]);
+                if (e == NULL || !e->finalized) return be_fail(2004, "set: descriptor not finalized");
+                if (be_table[i].elem >= 0 && e->type != be_table[i].elem) return be_fail(2012, "set: descriptor type");
+            }
+        }
+        return 0;
+    }
+    return be_fail(2000, "set: unknown attribute");
+}
+static int need(be_desc *d, const int *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (be_find(d, names[i]) == NULL) return be_fail(2000, "finalize: a required attribute is missing");
+    return 0;
+}
+static be_desc *attr_desc(be_desc *d, int name) { return be_check((void *)(uintptr_t)be_find(d, name)->v[0]); }
+/* a convolution operation: sizes agree (y = conv(x, w) with the conv's pad and stride) */
+static int check_conv(be_desc *op, int base) {
+    static int names[6];
+    for (int i = 0; i < 6; i++) names[i] = base + i;
+    if (need(op, names, 6)) return 2000;
+    be_desc *conv = attr_desc(op, base + 2), *w = attr_desc(op, base + 3), *x = attr_desc(op, base + 4),
+            *y = attr_desc(op, base + 5);
+    int64_t *xd = be_find(x, 902)->v, *wd = be_find(w, 902)->v, *yd = be_find(y, 902)->v;
+    int64_t pad = be_find(conv, 105)->v[0], stride = be_find(conv, 103)->v[0];
+    if (xd[0] != yd[0] || xd[1] != wd[1] || yd[1] != wd[0] || yd[2] != (xd[2] + 2 * pad - wd[2]) / stride + 1 ||
+        yd[3] != (xd[3] + 2 * pad - wd[3]) / stride + 1)
+        return be_fail(3002, "finalize: tensor sizes do not agree with the convolution");
+    return 0;
+}
+int cudnnBackendFinalize(void *p) {
+    be_desc *d = be_check(p);
+    if (d == NULL) return be_fail(2000, "finalize: not a descriptor");
+    if (d->finalized) return be_fail(2000, "finalize: twice");
+    int s = 0;
+    switch (d->type) {
+    case D_TENSOR: {
+        static const int names[] = {901, 902, 903, 906, 900};
+        s = need(d, names, 5);
+        if (s == 0 && be_find(d, 902)->n != be_find(d, 903)->n) s = be_fail(2000, "finalize: dims and strides differ in rank");
+        break;
+    }
+    case D_CONV: {
+        static const int names[] = {100, 101, 102, 103, 104, 105, 106};
+        s = need(d, names, 7);
+        break;
+    }
+    case D_OP_FWD: s = check_conv(d, 700); break;
+    case D_OP_BWD_DATA: s = check_conv(d, 706); break;
+    case D_OP_BWD_FILTER: s = check_conv(d, 712); break;
+    case D_GRAPH: {
+        static const int names[] = {800, 801};
+        s = need(d, names, 2);
+        break;
+    }
+    case D_HEUR: {
+        static const int names[] = {200, 201};
+        s = need(d, names, 2);
+        break;
+    }
+    case D_PLAN: {
+        static const int names[] = {400, 401};
+        NEED_CTX(c);
+        s = need(d, names, 2);
+        if (s == 0 && attr_desc(d, 401)->engine == 3) s = be_fail(3000, "fake engine 3 does not support this graph");
+        if (s == 0) d->engine = attr_desc(d, 401)->engine;
+        break;
+    }
+    case D_PACK: {
+        static const int names[] = {1000, 1001, 1003};
+        s = need(d, names, 3);
+        if (s == 0 && be_find(d, 1000)->n != be_find(d, 1001)->n) s = be_fail(2000, "finalize: uids and pointers differ");
+        break;
+    }
+    default: s = be_fail(3000, "finalize: descriptor type not modelled");
+    }
+    if (s == 0) d->finalized = 1;
+    return s;
+}
+int cudnnBackendGetAttribute(void *p, int name, int type, int64_t req, int64_t *n, void *out) {
+    be_desc *d = be_check(p);
+    if (d == NULL || !d->finalized) return be_fail(2004, "get: not a finalized descriptor");
+    if (d->type == D_HEUR && name == 202 && type == T_DESC) {
+        static const int64_t a[] = {0, 1, 2}, fb[] = {1, 3, 4};
+        int mode = (int)be_find(d, 200)->v[0];
+        const int64_t *eng = mode == 2 ? fb : a;
+        *n = 3;
+        for (int64_t i = 0; i < req && i < 3; i++) {
+            be_desc *c = be_check(((void **)out)[i]);
+            if (c == NULL || c->type != D_CFG) return be_fail(2012, "get: results need engine config descriptors");
+            c->engine = eng[i];
+            c->finalized = 1;
+        }
+        if (req > 0 && req < 3) *n = req;
+        return 0;
+    }
+    if (d->type == D_CFG && name == 300 && type == T_DESC && req == 1) {
+        be_desc *e = be_check(((void **)out)[0]);
+        if (e == NULL || e->type != D_ENGINE) return be_fail(2012, "get: need an engine descriptor");
+        e->engine = d->engine;
+        e->finalized = 1;
+        *n = 1;
+        return 0;
+    }
+    if (d->type == D_ENGINE && name == 1301 && type == T_INT64 && req >= 1) {
+        *(int64_t *)out = d->engine;
+        *n = 1;
+        return 0;
+    }
+    if (d->type == D_ENGINE && (name == 1303 || name == 1305)) {
+        if (type != (name == 1303 ? T_NUM_NOTE : T_BEHAVIOR)) return be_fail(2010, "get: wrong note type");
+        int note = -1;
+        if (name == 1303 && d->engine == 0) note = 0; /* CUDNN_NUMERICAL_NOTE_TENSOR_CORE */
+        if (name == 1303 && d->engine == 2) note = 4; /* CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC */
+        if (name == 1305 && d->engine == 4) note = 0; /* CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION */
+        *n = 0;
+        if (note >= 0 && req >= 1) {
+            ((int *)out)[0] = note;
+            *n = 1;
+        }
+        return 0;
+    }
+    if (d->type == D_PLAN && name == 402 && type == T_INT64 && req >= 1) {
+        *(int64_t *)out = 1000 * (d->engine + 1);
+        *n = 1;
+        return 0;
+    }
+    return be_fail(2000, "get: attribute not modelled");
+}
+int cudnnBackendExecute(cudnnHandle_t h, void *plan, void *pack) {
+    NEED_CTX(c);
+    be_desc *pl = be_check(plan), *pk = be_check(pack);
+    if (pl == NULL || pl->type != D_PLAN || !pl->finalized) return be_fail(2004, "execute: plan");
+    if (pk == NULL || pk->type != D_PACK || !pk->finalized) return be_fail(2004, "execute: variant pack");
+    be_attr *u = be_find(pk, 1000), *ptr = be_find(pk, 1001);
+    fake_logf("cudnnBackendExecute h=%p engine=%lld uids=%lld,%lld,%lld ptrs=%#llx,%#llx,%#llx ws=%#llx ctx=%p",
+              (void *)h, (long long)pl->engine, (long long)u->v[0], (long long)u->v[1], (long long)u->v[2],
+              (long long)ptr->v[0], (long long)ptr->v[1], (long long)ptr->v[2],
+              (long long)be_find(pk, 1003)->v[0], (void *)c);
     return 0;
 }
 #endif /* FAKE_DNN */
