@@ -68,9 +68,11 @@ device-bundle:
 # with CUDA, the same models in PyTorch eager and torch.compile on the same
 # card, batch 128, TF32 as ours, and one table with the ratios.
 GPU_MODELS ?= resnet20,resnet56,densenet-bc100
+# where convolution algorithms come from: legacy, graph or all (repro -h)
+CONV_ALGOS ?= legacy
 TORCH_MODES ?= eager,compile
 bench-gpu: build-cuda
-	./repro-cuda bench -backend cuda -models $(GPU_MODELS) -steps 20 -warmup 5 > bench-gpu.txt
+	./repro-cuda bench -backend cuda -conv-algos $(CONV_ALGOS) -models $(GPU_MODELS) -steps 20 -warmup 5 > bench-gpu.txt
 	@cat bench-gpu.txt
 	@if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then \
 		python3 bench/torch_reference.py --device cuda --models $(GPU_MODELS) --steps 20 --warmup 5 --modes $(TORCH_MODES) --ours bench-gpu.txt; \

@@ -20,6 +20,7 @@ The peer for our figures is channels-first (NCHW), as our CUDA backend keeps
 activations; --channels-last shows what cuDNN's NHWC kernels would give.
 """
 import argparse
+import os
 import statistics
 import time
 
@@ -199,6 +200,9 @@ def bench(name, args, compiled):
 def read_ours(path):
     """The rows of a `repro bench` table: model -> (img/s, MiB)."""
     rows = {}
+    if not os.path.exists(path):
+        print(f"# {path}: missing (its bench did not run)")
+        return rows
     with open(path) as f:
         header = None
         for line in f:
@@ -248,7 +252,8 @@ def main():
     p.add_argument("--modes", default="eager", help="comma-separated: eager, compile (torch.compile)")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--profile", action="store_true", help="cuda: also print the GPU time of each kernel of a step (torch.profiler)")
-    p.add_argument("--ours", help="a `repro bench` table to print side by side, with the ratios")
+    p.add_argument("--ours", action="append", default=[],
+                   help="a `repro bench` table to print side by side, with the ratios (repeatable: one table each)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.backends.cudnn.benchmark = True
@@ -264,9 +269,9 @@ def main():
                 results[name][mode] = bench(name, args, mode == "compile")
             except Exception as e:  # torch.compile is not available everywhere
                 print(f"torch-{mode}  {name}: failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", flush=True)
-    if args.ours:
-        print()
-        table(read_ours(args.ours), results, modes)
+    for path in args.ours:
+        print(f"\n# ours: {path}")
+        table(read_ours(path), results, modes)
 
 
 if __name__ == "__main__":

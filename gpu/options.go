@@ -1,5 +1,7 @@
 package gpu
 
+import "fmt"
+
 // Options configure a backend when it is opened.
 type Options struct {
 	// Threads is the number of CPU threads the CPU backend uses; 0 means all
@@ -15,6 +17,22 @@ type Options struct {
 	// graphs, so that every op is issued one by one (to measure what the
 	// graphs gain, or to rule them out when chasing a problem).
 	NoGraphs bool
+	// ConvAlgos says where the CUDA backend looks for each convolution's
+	// algorithm: "legacy" (or ""): cuDNN's cudnnFind*AlgorithmEx list;
+	// "graph": the engines cuDNN's backend API offers (with TF32 tensor-core
+	// kernels unless StrictFP32), legacy where it offers none; "all": both,
+	// and the faster on this GPU is kept.
+	ConvAlgos string
 	// Log receives one-line notes (library versions, fallbacks); nil drops them.
 	Log func(string)
+}
+
+// CheckConvAlgos returns a one-line error unless s is a value of
+// Options.ConvAlgos: "", "legacy", "graph" or "all".
+func CheckConvAlgos(s string) error {
+	switch s {
+	case "", "legacy", "graph", "all":
+		return nil
+	}
+	return fmt.Errorf("-conv-algos %q: want legacy, graph or all", s)
 }

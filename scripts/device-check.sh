@@ -66,7 +66,7 @@ fi
 # 2. parity: the bindings on the real libraries, then every op and small nets
 if want parity; then
   REPRO_REQUIRE_GPU=1 step bindings 60 "$bin/cudalib.test" -test.run '^TestGPU' -test.v
-  REPRO_REQUIRE_GPU=1 step parity 150 "$bin/cuda.test" -test.v -test.timeout 140s
+  REPRO_REQUIRE_GPU=1 step parity 300 "$bin/cuda.test" -test.v -test.timeout 290s
   grep -hE '^(--- FAIL|FAIL|ok|PASS)' "$out/bindings.txt" "$out/parity.txt" | tail -n 30 >> "$summary"
 fi
 
@@ -135,14 +135,19 @@ fi
 # 4. speed: ours, then PyTorch eager on the same card, batch and TF32 setting
 # (channels-first, as ours); DenseNet-BC-100 at batch 64 too, for its memory
 if want bench; then
+  # convolution algorithms: bench = -conv-algos legacy (cudnnFind), bench-graph
+  # = the backend API's engines (TF32 tensor cores), bench-all = the faster
+  # of the two per shape
   step bench 120 "$bin/repro" bench -backend cuda -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
+  step bench-graph 150 "$bin/repro" bench -backend cuda -conv-algos graph -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
+  step bench-all 150 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-nographs 120 "$bin/repro" bench -backend cuda -graphs=false -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
-  step bench-b64 60 "$bin/repro" bench -backend cuda -models densenet-bc100 -batch 64 -steps 20 -warmup 5
-  cat "$out/bench.txt" "$out/bench-nographs.txt" "$out/bench-b64.txt" >> "$summary"
-  REPRO_CUDA_ALGOS=1 step algos 60 "$bin/repro" bench -backend cuda -models resnet56 -steps 1 -warmup 1
+  step bench-b64 60 "$bin/repro" bench -backend cuda -conv-algos all -models densenet-bc100 -batch 64 -steps 20 -warmup 5
+  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-nographs.txt" "$out/bench-b64.txt" >> "$summary"
+  REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     # TORCH_MODES=eager,compile adds torch.compile (minutes of compiling)
-    step bench-torch 300 python3 "$here/bench/torch_reference.py" --device cuda --models resnet20,resnet56,densenet-bc100 --steps 20 --warmup 5 --modes "${TORCH_MODES:-eager}" --ours "$out/bench.txt"
+    step bench-torch 300 python3 "$here/bench/torch_reference.py" --device cuda --models resnet20,resnet56,densenet-bc100 --steps 20 --warmup 5 --modes "${TORCH_MODES:-eager}" --ours "$out/bench.txt" --ours "$out/bench-graph.txt" --ours "$out/bench-all.txt"
     cat "$out/bench-torch.txt" >> "$summary"
   fi
 fi

@@ -24,6 +24,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	strict := fs.Bool("strict-fp32", false, "cuda: no TF32 in convolutions")
 	graphs := fs.Bool("graphs", true, "cuda: replay each step as a CUDA graph (false: issue every op one by one)")
+	convAlgos := fs.String("conv-algos", "legacy", "cuda: where convolution algorithms come from: legacy (cudnnFind), graph (cuDNN backend API engines, TF32 tensor cores) or all (both, the fastest wins)")
 	prof := fs.Bool("profile", false, "after each model, time every op of -steps more steps (each op waited for) and print where the time goes")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -34,8 +35,11 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	if *batch < 2 || *steps < 1 || *warmup < 0 || *threads < 0 {
 		return usageErr("bench: -batch %d -steps %d -warmup %d -threads %d: want batch >= 2, steps >= 1, warmup and threads >= 0", *batch, *steps, *warmup, *threads)
 	}
+	if err := gpu.CheckConvAlgos(*convAlgos); err != nil {
+		return usageErr("bench: %v", err)
+	}
 	open := func() (gpu.Backend, error) {
-		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict, NoGraphs: !*graphs})
+		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict, NoGraphs: !*graphs, ConvAlgos: *convAlgos})
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}

@@ -66,6 +66,7 @@ type options struct {
 	list, dryRun, dl     bool
 	graphs               bool
 	strictFP32, determin bool
+	convAlgos            string
 	sets                 setFlags
 }
 
@@ -124,6 +125,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print each cell's resolved recipe and stop")
 	fs.BoolVar(&o.strictFP32, "strict-fp32", false, "cuda: no TF32 tensor-core math in convolutions")
 	fs.BoolVar(&o.determin, "deterministic", false, "cuda: only deterministic algorithms")
+	fs.StringVar(&o.convAlgos, "conv-algos", "legacy", "cuda: where convolution algorithms come from: legacy (cudnnFind), graph (cuDNN backend API engines, TF32 tensor cores) or all (both, the fastest wins)")
 	fs.BoolVar(&o.graphs, "graphs", true, "cuda: replay each training step and evaluation batch as a CUDA graph (false: issue every op one by one)")
 	fs.Var(&o.sets, "set", "override a recipe key for every cell, key=value in TOML syntax (repeatable), e.g. -set epochs=2 -set optimizer.lr=0.05")
 	fs.Usage = func() {
@@ -141,6 +143,9 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.threads < 0 {
 		return usageErr("-threads %d: want 0 (all cores) or more", o.threads)
+	}
+	if err := gpu.CheckConvAlgos(o.convAlgos); err != nil {
+		return usageErr("%v", err)
 	}
 	if o.seeds < 0 || o.seeds > 100 {
 		return usageErr("-seeds %d: want 1..100 (0: as the matrix says)", o.seeds)
@@ -241,7 +246,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	}
 	open := func(device int) (gpu.Backend, error) {
 		b, note, err := backends.Open(o.backend, gpu.Options{
-			Threads: o.threads, Device: device, StrictFP32: o.strictFP32, Deterministic: o.determin, NoGraphs: !o.graphs,
+			Threads: o.threads, Device: device, StrictFP32: o.strictFP32, Deterministic: o.determin, NoGraphs: !o.graphs, ConvAlgos: o.convAlgos,
 		})
 		if err != nil {
 			return nil, usageErr("%v", err)

@@ -58,6 +58,7 @@ func TestBadInputIsOneLineExit2(t *testing.T) {
 		{[]string{"-exp", "quickstart", "-set", "optimizer.name=rmsprop"}, []string{"optimizer.name", "sgd, adam or adamw"}},
 		{[]string{"-exp", "quickstart", "-threads", "-1"}, []string{"-threads"}},
 		{[]string{"-exp", "quickstart", "-backend", "tpu"}, []string{"-backend", "tpu"}},
+		{[]string{"-exp", "quickstart", "-conv-algos", "fastest"}, []string{`-conv-algos "fastest"`, "legacy, graph or all"}},
 		{[]string{"-exp", "quickstart", "-data", corrupt}, []string{corrupt}},
 		{[]string{"-exp", "quickstart", "-data", filepath.Join(dir, "missing")}, []string{"missing"}},
 		{[]string{"-nosuchflag"}, []string{"nosuchflag"}},
@@ -171,6 +172,9 @@ func TestBench(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "bench", "-models", "vgg", "-backend", "cpu", "-steps", "1", "-warmup", "0"); code == 0 {
 		t.Error("bench of an unknown model succeeded")
+	}
+	if code, _, errs := runCmd(t, "bench", "-backend", "cpu", "-conv-algos", "x", "-steps", "1"); code != 2 || !strings.Contains(errs, `-conv-algos "x"`) {
+		t.Errorf("bench -conv-algos x: exit %d, stderr %q", code, errs)
 	}
 }
 

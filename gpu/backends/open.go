@@ -16,6 +16,9 @@ func Names() []string { return []string{"auto", "cpu", "cuda"} }
 // Open opens the backend called name. "auto" tries cuda and falls back to the
 // cpu; note then says in one line why the GPU is not used (empty when it is).
 func Open(name string, opts gpu.Options) (b gpu.Backend, note string, err error) {
+	if err := gpu.CheckConvAlgos(opts.ConvAlgos); err != nil {
+		return nil, "", err
+	}
 	switch name {
 	case "cpu":
 		b, err = cpu.New(opts)

@@ -68,7 +68,12 @@ type Backend struct {
 	bnScratch   lib.DevicePtr
 	bnScratchCh int
 	// algos are the convolution algorithms chosen so far, by shape
-	algos map[algoKey]lib.AlgoPerf
+	algos map[algoKey]convChoice
+	// engines are the backend-API plans chosen, destroyed by Close
+	engines []*lib.EnginePlan
+	// events time the backend-API engines (timeConv), made on first use
+	events     [2]lib.Event
+	eventsMade bool
 	// logAlgos prints each convolution's chosen algorithm ($REPRO_CUDA_ALGOS=1)
 	logAlgos bool
 	// recordings are the CUDA graphs made by Record, destroyed by Close
@@ -98,7 +103,7 @@ func New(opts gpu.Options) (gpu.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{opts: opts, libs: libs, logAlgos: os.Getenv("REPRO_CUDA_ALGOS") == "1", algos: map[algoKey]lib.AlgoPerf{}}
+	b := &Backend{opts: opts, libs: libs, logAlgos: os.Getenv("REPRO_CUDA_ALGOS") == "1", algos: map[algoKey]convChoice{}}
 	if err := b.open(); err != nil {
 		b.Close()
 		return nil, err
@@ -191,6 +196,14 @@ func (b *Backend) Describe() string {
 	if b.opts.Deterministic {
 		math += ", deterministic algorithms"
 	}
+	switch b.opts.ConvAlgos {
+	case "graph":
+		math += ", convolutions by cuDNN backend-API engines"
+	case "all":
+		math += ", convolutions by the faster of cudnnFind and backend-API engines"
+	default:
+		math += ", convolutions by cudnnFind"
+	}
 	free, total, _ := b.ctx.MemGetInfo()
 	return fmt.Sprintf("cuda: GPU %d %s (%.1f of %.1f GiB free), %s, %s", b.opts.Device, b.name,
 		float64(free)/(1<<30), float64(total)/(1<<30), b.libs.Describe(), math)
@@ -223,6 +236,12 @@ func (b *Backend) Close() error {
 	}
 	for _, d := range b.convDescs {
 		d.Destroy()
+	}
+	for _, e := range b.engines {
+		e.Destroy()
+	}
+	for _, e := range b.events {
+		b.ctx.DestroyEvent(e)
 	}
 	if b.module != (lib.Module{}) {
 		b.ctx.UnloadModule(b.module)
@@ -468,4 +487,11 @@ func (b *Backend) Zero(s gpu.Slice) error {
 		return nil
 	}
 	return b.ctx.MemsetD32(p, 0, uint64(s.Len), b.stream)
+}
+
+// note passes a one-line note to Options.Log, if any.
+func (b *Backend) note(s string) {
+	if b.opts.Log != nil {
+		b.opts.Log(s)
+	}
 }

@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"sort"
 
@@ -68,6 +69,12 @@ type conv struct {
 type planKey struct {
 	dir              int
 	strideA, strideB int
+	// accumulate: backward data adds to dx (a backend-API plan has its beta
+	// built in)
+	accumulate bool
+	// the byte alignments (lib.Alignment) of a, c and the weights: a
+	// backend-API plan may rely on what it was promised
+	align [3]int64
 }
 
 type convPlan struct {
@@ -75,6 +82,24 @@ type convPlan struct {
 	a, c   lib.TensorDesc
 	algo   int
 	wsSize uint64
+	// engine, when set, is the backend-API plan that runs this direction
+	// instead of the legacy algorithm
+	engine *lib.EnginePlan
+}
+
+// convChoice is what a search chose for one shape and direction: a legacy
+// algorithm, or a backend-API engine plan (shared by every layer of that
+// shape; Close destroys it).
+type convChoice struct {
+	perf   lib.AlgoPerf
+	engine *lib.EnginePlan
+}
+
+func (r convChoice) workspace() uint64 {
+	if r.engine != nil {
+		return r.engine.Workspace
+	}
+	return r.perf.Memory
 }
 
 // NewConv plans a convolution.
@@ -124,8 +149,9 @@ func (b *Backend) newTensorDesc(n, c, h, w, ns, cs, hs, ws int) (lib.TensorDesc,
 // on first use. a is the input side (x, or dx for backward data), c the
 // output side (y or dy); out is where the search may write, and must be a
 // scratch buffer when the real output accumulates.
-func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr) (*convPlan, error) {
-	key := planKey{dir, a.stride, cv.stride}
+func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*convPlan, error) {
+	key := planKey{dir: dir, strideA: a.stride, strideB: cv.stride, accumulate: accumulate,
+		align: [3]int64{lib.Alignment(a.ptr), lib.Alignment(cv.ptr), lib.Alignment(w)}}
 	if p, ok := c.plans[key]; ok {
 		return p, nil
 	}
@@ -152,20 +178,276 @@ func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr) (*convPlan, error) {
 	r, known := b.algos[key2]
 	if !known {
 		var err error
-		if r, err = c.search(dir, p, a, cv, w); err != nil {
+		if r, err = c.choose(dir, p, a, cv, w, accumulate); err != nil {
 			return nil, err
 		}
 		b.algos[key2] = r
 	}
-	p.algo, p.wsSize = r.Algo, r.Memory
-	if err := p.conv.SetMathType(r.MathType); err != nil {
-		return nil, err
+	p.engine, p.algo, p.wsSize = r.engine, r.perf.Algo, r.workspace()
+	if r.engine == nil {
+		if err := p.conv.SetMathType(r.perf.MathType); err != nil {
+			return nil, err
+		}
 	}
-	if err := b.growWorkspace(r.Memory); err != nil {
+	if err := b.growWorkspace(p.wsSize); err != nil {
 		return nil, err
 	}
 	c.plans[key] = p
 	return p, nil
+}
+
+// choose picks the algorithm of one direction as Options.ConvAlgos says:
+// the legacy search, the backend API's engines (legacy where they fail), or
+// both timed alike with the faster kept.
+func (c *conv) choose(dir int, p *convPlan, a, cv view, w lib.DevicePtr, accumulate bool) (convChoice, error) {
+	b := c.b
+	mode := b.opts.ConvAlgos
+	if mode == "" || mode == "legacy" {
+		r, err := c.search(dir, p, a, cv, w)
+		return convChoice{perf: r}, err
+	}
+	engine, engineMs, engineErr := c.searchEngines(dir, a, cv, w, accumulate)
+	if engineErr == nil && mode == "graph" {
+		return convChoice{engine: engine}, nil
+	}
+	r, err := c.search(dir, p, a, cv, w)
+	if err != nil {
+		if engineErr == nil {
+			return convChoice{engine: engine}, nil
+		}
+		return convChoice{}, fmt.Errorf("%w (and the backend API: %v)", err, engineErr)
+	}
+	if engineErr != nil {
+		b.note(fmt.Sprintf("cuda conv %s %s: backend API: %v; using the legacy algorithm", c.describe(a.n), dirName(dir), engineErr))
+		return convChoice{perf: r}, nil
+	}
+	// "all": time the legacy choice the way the engines were timed
+	if err := p.conv.SetMathType(r.MathType); err != nil {
+		return convChoice{}, err
+	}
+	legacyMs, err := c.timeConv(dir, a, cv, w, func(ws lib.DevicePtr, wsBytes uint64, out lib.DevicePtr) error {
+		return c.runLegacy(dir, p, r.Algo, a, cv, w, out, ws, wsBytes, accumulate)
+	})
+	if b.logAlgos {
+		fmt.Fprintf(os.Stderr, "cuda conv %s %s: legacy algo %d %.4f ms, backend %s %.4f ms\n", c.describe(a.n), dirName(dir), r.Algo, legacyMs, engine, engineMs)
+	}
+	if err == nil && legacyMs < engineMs {
+		b.dropEngine(engine)
+		return convChoice{perf: r}, nil
+	}
+	return convChoice{engine: engine}, nil
+}
+
+func dirName(dir int) string {
+	switch dir {
+	case dirForward:
+		return "forward"
+	case dirBackwardData:
+		return "backward data"
+	}
+	return "backward filter"
+}
+
+func (c *conv) describe(n int) string {
+	s := c.s
+	return fmt.Sprintf("%dx%d/%d %d->%d @%dx%d batch %d", s.Kernel, s.Kernel, s.Stride, s.InC, s.OutC, s.InH, s.InW, n)
+}
+
+// graphTensor is view v as a backend-API tensor.
+func graphTensor(v view) lib.GraphTensor {
+	return lib.GraphTensor{Dims: [4]int64{int64(v.n), int64(v.c), int64(v.h), int64(v.w)},
+		Strides: [4]int64{int64(v.stride), int64(v.h * v.w), int64(v.w), 1}, Align: lib.Alignment(v.ptr)}
+}
+
+// engineUsable says whether an engine with these numerical and behavior
+// notes may run under the backend's options: never one that converts FP32
+// inputs down (FP16), no tensor cores (TF32) or reduced-precision reductions
+// under StrictFP32, nothing nondeterministic under Deterministic, and no
+// engine that compiles its kernel at run time (NVRTC, seconds per plan, and
+// a library the runtime images may lack).
+func (b *Backend) engineUsable(notes, behavior []int) bool {
+	for _, n := range notes {
+		switch {
+		case n == lib.NoteDownConvertInputs,
+			b.opts.StrictFP32 && (n == lib.NoteTensorCore || n == lib.NoteReducedPrecision),
+			b.opts.Deterministic && n == lib.NoteNondeterministic:
+			return false
+		}
+	}
+	for _, n := range behavior {
+		if n == lib.BehaviorRuntimeCompilation {
+			return false
+		}
+	}
+	return true
+}
+
+// maxEngineConfigs bounds how many configurations of each heuristic mode a
+// search plans and times.
+const maxEngineConfigs = 12
+
+// searchEngines plans the backend API's engines for one direction, times
+// each usable one on the GPU and returns the fastest with its time in ms.
+func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*lib.EnginePlan, float32, error) {
+	b, s := c.b, c.s
+	wt := lib.GraphTensor{Dims: [4]int64{int64(s.OutC), int64(s.InC), int64(s.Kernel), int64(s.Kernel)},
+		Strides: [4]int64{int64(s.InC * s.Kernel * s.Kernel), int64(s.Kernel * s.Kernel), int64(s.Kernel), 1},
+		Align:   lib.Alignment(w)}
+	g := lib.ConvGraph{Direction: dir, X: graphTensor(a), W: wt, Y: graphTensor(cv), Pad: s.Pad, Stride: s.Stride, Alpha: 1}
+	switch {
+	case dir == lib.ConvBackwardFilter, dir == lib.ConvBackwardData && accumulate:
+		g.Beta = 1
+	}
+	_, wsBytes, err := b.searchWorkspace()
+	if err != nil {
+		return nil, 0, err
+	}
+	plans, err := b.dnn.PlanConv(g, maxEngineConfigs, b.engineUsable)
+	if err != nil {
+		return nil, 0, err
+	}
+	var best *lib.EnginePlan
+	bestMs := float32(math.Inf(1))
+	var firstErr error
+	for _, e := range plans {
+		if e.Workspace > wsBytes {
+			e.Destroy()
+			continue
+		}
+		ms, err := c.timeConv(dir, a, cv, w, func(ws lib.DevicePtr, _ uint64, out lib.DevicePtr) error {
+			x, wp, y := a.ptr, w, cv.ptr
+			switch dir {
+			case dirForward:
+				y = out
+			case dirBackwardData:
+				x = out
+			case dirBackwardFilter:
+				wp = out
+			}
+			return b.dnn.Execute(e, x, wp, y, ws)
+		})
+		if b.logAlgos {
+			fmt.Fprintf(os.Stderr, "cuda conv %s %s: backend %s: %.4f ms %v\n", c.describe(a.n), dirName(dir), e, ms, err)
+		}
+		if err != nil || ms >= bestMs {
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			e.Destroy()
+			continue
+		}
+		if best != nil {
+			best.Destroy()
+		}
+		best, bestMs = e, ms
+	}
+	if best == nil {
+		if firstErr == nil {
+			firstErr = fmt.Errorf("every plan needs more than the %d bytes of search workspace", wsBytes)
+		}
+		return nil, 0, firstErr
+	}
+	b.engines = append(b.engines, best)
+	return best, bestMs, nil
+}
+
+// dropEngine destroys a plan searchEngines kept but the search did not choose.
+func (b *Backend) dropEngine(e *lib.EnginePlan) {
+	for i, x := range b.engines {
+		if x == e {
+			b.engines = append(b.engines[:i], b.engines[i+1:]...)
+			break
+		}
+	}
+	e.Destroy()
+}
+
+// timeRounds and timeReps: a candidate runs once untimed, then timeRounds
+// times timeReps calls between two events; its time is the best round's mean.
+const (
+	timeRounds = 3
+	timeReps   = 4
+)
+
+// timeConv measures run's GPU time in ms. run gets the search workspace and
+// where to write: the forward output itself (overwritten anyway), or scratch
+// at the real buffer's alignment for the gradients, which may accumulate.
+func (c *conv) timeConv(dir int, a, cv view, w lib.DevicePtr, run func(ws lib.DevicePtr, wsBytes uint64, out lib.DevicePtr) error) (float32, error) {
+	b := c.b
+	ws, wsBytes, err := b.searchWorkspace()
+	if err != nil {
+		return 0, err
+	}
+	out := cv.ptr
+	switch dir {
+	case dirBackwardData:
+		out, err = b.searchScratch(uint64(4*a.n*a.stride), a.ptr)
+	case dirBackwardFilter:
+		out, err = b.searchScratch(uint64(4*c.s.WeightLen()), w)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := run(ws, wsBytes, out); err != nil { // loads the kernels, warms the clocks
+		return 0, err
+	}
+	ev, err := b.timingEvents()
+	if err != nil {
+		return 0, err
+	}
+	best := float32(math.Inf(1))
+	for round := 0; round < timeRounds; round++ {
+		if err := b.ctx.RecordEvent(ev[0], b.stream); err != nil {
+			return 0, err
+		}
+		for i := 0; i < timeReps; i++ {
+			if err := run(ws, wsBytes, out); err != nil {
+				return 0, err
+			}
+		}
+		if err := b.ctx.RecordEvent(ev[1], b.stream); err != nil {
+			return 0, err
+		}
+		ms, err := b.ctx.Elapsed(ev[0], ev[1])
+		if err != nil {
+			return 0, err
+		}
+		best = min(best, ms/timeReps)
+	}
+	return best, nil
+}
+
+// timingEvents returns the backend's two timing events, made on first use.
+func (b *Backend) timingEvents() ([2]lib.Event, error) {
+	if !b.eventsMade {
+		for i := range b.events {
+			e, err := b.ctx.NewEvent()
+			if err != nil {
+				return b.events, err
+			}
+			b.events[i] = e
+		}
+		b.eventsMade = true
+	}
+	return b.events, nil
+}
+
+// runLegacy runs the legacy algorithm algo in direction dir on the plan's
+// descriptors, writing to out (see timeConv).
+func (c *conv) runLegacy(dir int, p *convPlan, algo int, a, cv view, w, out, ws lib.DevicePtr, wsBytes uint64, accumulate bool) error {
+	d := c.b.dnn
+	switch dir {
+	case dirForward:
+		return d.ConvForward(1, p.a, a.ptr, c.w, w, p.conv, algo, ws, wsBytes, 0, p.c, out)
+	case dirBackwardData:
+		beta := float32(0)
+		if accumulate {
+			beta = 1
+		}
+		return d.ConvBackwardData(1, c.w, w, p.c, cv.ptr, p.conv, algo, ws, wsBytes, beta, p.a, out)
+	default:
+		return d.ConvBackwardFilter(1, p.a, a.ptr, p.c, cv.ptr, p.conv, algo, ws, wsBytes, 1, c.w, out)
+	}
 }
 
 // algoKey says which convolutions can share an algorithm search.
@@ -228,8 +510,8 @@ func (c *conv) search(dir int, p *convPlan, a, cv view, w lib.DevicePtr) (lib.Al
 	}
 	r := perf[chosen]
 	if b.logAlgos {
-		fmt.Fprintf(os.Stderr, "cuda conv %dx%d/%d %d->%d @%dx%d batch %d, %s: algo %d math %d, %.3f ms, %d bytes (of %d results)\n",
-			s.Kernel, s.Kernel, s.Stride, s.InC, s.OutC, s.InH, s.InW, a.n, [...]string{"forward", "backward data", "backward filter"}[dir],
+		fmt.Fprintf(os.Stderr, "cuda conv %dx%d/%d %d->%d @%dx%d batch %d, %s: legacy algo %d math %d, %.3f ms, %d bytes (of %d results)\n",
+			s.Kernel, s.Kernel, s.Stride, s.InC, s.OutC, s.InH, s.InW, a.n, dirName(dir),
 			r.Algo, r.MathType, r.Time, r.Memory, len(perf))
 	}
 	return r, nil
@@ -313,11 +595,14 @@ func (c *conv) Forward(y, x gpu.Tensor, w gpu.Slice) error {
 	if err != nil {
 		return fmt.Errorf("cuda conv forward weight: %w", err)
 	}
-	p, err := c.plan(dirForward, vx, vy, wp)
+	p, err := c.plan(dirForward, vx, vy, wp, false)
 	if err != nil {
 		return err
 	}
 	b := c.b
+	if p.engine != nil {
+		return b.dnn.Execute(p.engine, vx.ptr, wp, vy.ptr, b.workspace)
+	}
 	return b.dnn.ConvForward(1, p.a, vx.ptr, c.w, wp, p.conv, p.algo, b.workspace, b.workspaceBytes, 0, p.c, vy.ptr)
 }
 
@@ -339,11 +624,16 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 		return fmt.Errorf("cuda conv backward: weight gradient of %d for weight of %d (%v)", dw.Len, w.Len, err)
 	}
 	b := c.b
-	pf, err := c.plan(dirBackwardFilter, vx, vdy, wp)
+	pf, err := c.plan(dirBackwardFilter, vx, vdy, wp, true)
 	if err != nil {
 		return err
 	}
-	if err := b.dnn.ConvBackwardFilter(1, pf.a, vx.ptr, pf.c, vdy.ptr, pf.conv, pf.algo, b.workspace, b.workspaceBytes, 1, c.w, dwp); err != nil {
+	if pf.engine != nil {
+		err = b.dnn.Execute(pf.engine, vx.ptr, dwp, vdy.ptr, b.workspace)
+	} else {
+		err = b.dnn.ConvBackwardFilter(1, pf.a, vx.ptr, pf.c, vdy.ptr, pf.conv, pf.algo, b.workspace, b.workspaceBytes, 1, c.w, dwp)
+	}
+	if err != nil {
 		return err
 	}
 	if dx.Buf == nil {
@@ -356,9 +646,12 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	if err != nil {
 		return fmt.Errorf("cuda conv backward dx: %w", err)
 	}
-	pd, err := c.plan(dirBackwardData, vdx, vdy, wp)
+	pd, err := c.plan(dirBackwardData, vdx, vdy, wp, accumulate)
 	if err != nil {
 		return err
+	}
+	if pd.engine != nil {
+		return b.dnn.Execute(pd.engine, vdx.ptr, wp, vdy.ptr, b.workspace)
 	}
 	beta := float32(0)
 	if accumulate {

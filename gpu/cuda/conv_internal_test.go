@@ -20,3 +20,31 @@ func TestBestTimes(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
+
+// TestEngineUsable: which backend-API engines each option set admits.
+func TestEngineUsable(t *testing.T) {
+	tc, down, reduced, nondet, fft := lib.NoteTensorCore, lib.NoteDownConvertInputs, lib.NoteReducedPrecision, lib.NoteNondeterministic, lib.NoteFFT
+	compiles := []int{lib.BehaviorRuntimeCompilation}
+	for _, c := range []struct {
+		strict, determ bool
+		notes, beh     []int
+		want           bool
+	}{
+		{false, false, nil, nil, true},
+		{false, false, []int{tc}, nil, true}, // TF32 is the default, as in PyTorch
+		{true, false, []int{tc}, nil, false},
+		{true, false, []int{reduced}, nil, false},
+		{true, false, []int{fft}, nil, true},
+		{false, false, []int{down}, nil, false}, // FP16 inputs never
+		{false, false, []int{nondet}, nil, true},
+		{false, true, []int{nondet}, nil, false},
+		{false, true, []int{tc, fft}, nil, true},
+		{false, false, nil, compiles, false},
+	} {
+		b := &Backend{}
+		b.opts.StrictFP32, b.opts.Deterministic = c.strict, c.determ
+		if got := b.engineUsable(c.notes, c.beh); got != c.want {
+			t.Errorf("strict %v deterministic %v notes %v behavior %v: usable %v, want %v", c.strict, c.determ, c.notes, c.beh, got, c.want)
+		}
+	}
+}

@@ -67,23 +67,40 @@ func smallNet(t *testing.T, b gpu.Backend, cfg model.Config, batch int) (*model.
 
 // TestConformanceStrictFP32 holds every op to the float64 reference at the
 // CPU's accuracy.
+// Each test of this file that runs convolutions runs them both ways: with
+// the algorithms of cuDNN's legacy search and with the backend API's engines.
 func TestConformanceStrictFP32(t *testing.T) {
-	b := open(t, gpu.Options{StrictFP32: true, Deterministic: true})
-	t.Log(b.Describe())
-	gputest.Run(t, b, 1e-5)
+	for _, algos := range convAlgos() {
+		t.Run(algos, func(t *testing.T) {
+			b := open(t, gpu.Options{StrictFP32: true, Deterministic: true, ConvAlgos: algos})
+			t.Log(b.Describe())
+			gputest.Run(t, b, 1e-5)
+		})
+	}
 }
+
+// convAlgos are the Options.ConvAlgos the GPU tests run under.
+func convAlgos() []string { return []string{"legacy", "graph"} }
 
 // TestConformanceTF32 allows TF32 convolutions, as training does by default.
 func TestConformanceTF32(t *testing.T) {
-	b := open(t, gpu.Options{})
-	gputest.Run(t, b, 2e-3)
+	for _, algos := range convAlgos() {
+		t.Run(algos, func(t *testing.T) {
+			gputest.Run(t, open(t, gpu.Options{ConvAlgos: algos}), 2e-3)
+		})
+	}
 }
 
 // TestModelParity runs whole small nets forward and backward on the CPU and
 // on the GPU from the same weights and batch and compares logits and every
 // gradient.
 func TestModelParity(t *testing.T) {
-	g := open(t, gpu.Options{StrictFP32: true})
+	for _, algos := range convAlgos() {
+		t.Run(algos, func(t *testing.T) { modelParity(t, open(t, gpu.Options{StrictFP32: true, ConvAlgos: algos})) })
+	}
+}
+
+func modelParity(t *testing.T, g gpu.Backend) {
 	c, err := cpu.New(gpu.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +189,14 @@ func wide(v []float32) []float64 {
 // fails the recording and leaves the backend working, and that NoGraphs
 // turns recording off.
 func TestRecordedStepMatchesDirect(t *testing.T) {
-	b := open(t, gpu.Options{StrictFP32: true, Deterministic: true})
+	for _, algos := range convAlgos() {
+		t.Run(algos, func(t *testing.T) {
+			recordedStepMatchesDirect(t, open(t, gpu.Options{StrictFP32: true, Deterministic: true, ConvAlgos: algos}))
+		})
+	}
+}
+
+func recordedStepMatchesDirect(t *testing.T, b gpu.Backend) {
 	cfg, _ := model.Preset("resnet8")
 	const batch, steps = 8, 4
 	net, labels, met := smallNet(t, b, cfg, batch)
