@@ -232,7 +232,9 @@ func (p *EnginePlan) Destroy() error {
 }
 
 // HasBackendAPI says whether the loaded cuDNN exports the backend API.
-func (d *DNN) HasBackendAPI() bool { return C.repro_dnn_be_available(d.ctx.l.t) != 0 }
+func (d *DNN) HasBackendAPI() bool { return d.ctx.l.hasDNNBackendAPI() }
+
+func (l *Libs) hasDNNBackendAPI() bool { return C.repro_dnn_be_available(l.t) != 0 }
 
 // beErr is dnnErr with cuDNN's own message of the failure appended where the
 // library has cudnnGetLastErrorString (9.0+): the backend API's status codes

@@ -4,6 +4,7 @@ package lib
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -126,5 +127,22 @@ func TestAlignment(t *testing.T) {
 		if got := Alignment(p); got != want {
 			t.Errorf("Alignment(%#x) = %d, want %d", p, got, want)
 		}
+	}
+}
+
+// A cuDNN without the backend API (before 8.0) still loads: its symbols are
+// optional, and HasBackendAPI says they are missing.
+func TestNoBackendAPI(t *testing.T) {
+	if !fakeLibs(t).hasDNNBackendAPI() {
+		t.Fatal("the fake cuDNN exports the backend API")
+	}
+	dir := t.TempDir()
+	if err := gcc(filepath.Join(dir, "libcudnn.so.9"), "-DFAKE_DNN", "-DNO_BACKEND"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := load([]string{dir}, [3]bool{false, false, true})
+	must(t, err)
+	if l.hasDNNBackendAPI() {
+		t.Error("a cuDNN without cudnnBackend* reads as having the backend API")
 	}
 }

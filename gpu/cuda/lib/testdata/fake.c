@@ -499,6 +499,7 @@ int cudnnBatchNormalizationBackward(cudnnHandle_t h, int mode, const void *ad, c
     return 0;
 }
 
+#ifndef NO_BACKEND /* -DNO_BACKEND: a cuDNN 7 without the backend API */
 /* ---- backend API ([cudnn 9.6] cudnn_graph.h) ----
  * A small model of cuDNN's descriptors that checks what the real library
  * documents: each attribute belongs to one descriptor type and has one
@@ -745,6 +746,7 @@ int cudnnBackendExecute(cudnnHandle_t h, void *plan, void *pack) {
               (long long)be_find(pk, 1003)->v[0], (void *)c);
     return 0;
 }
+#endif /* NO_BACKEND */
 #endif /* FAKE_DNN */
 
 #ifdef FAKE_MIN
