@@ -72,8 +72,7 @@ type Backend struct {
 	// engines are the backend-API plans chosen, destroyed by Close
 	engines []*lib.EnginePlan
 	// events time the backend-API engines (timeConv), made on first use
-	events     [2]lib.Event
-	eventsMade bool
+	events [2]lib.Event
 	// logAlgos prints each convolution's chosen algorithm ($REPRO_CUDA_ALGOS=1)
 	logAlgos bool
 	// recordings are the CUDA graphs made by Record, destroyed by Close

@@ -146,9 +146,10 @@ func (b *Backend) newTensorDesc(n, c, h, w, ns, cs, hs, ws int) (lib.TensorDesc,
 }
 
 // plan returns the algorithm for a direction and pair of views, choosing it
-// on first use. a is the input side (x, or dx for backward data), c the
-// output side (y or dy); out is where the search may write, and must be a
-// scratch buffer when the real output accumulates.
+// on first use. a is the input side (x, or dx for backward data), cv the
+// output side (y or dy), w the weights, or for backward filter the weight
+// gradient that it writes; accumulate says backward data adds to dx. The
+// searches write their outputs to scratch where the real output accumulates.
 func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*convPlan, error) {
 	key := planKey{dir: dir, strideA: a.stride, strideB: cv.stride, accumulate: accumulate,
 		align: [3]int64{lib.Alignment(a.ptr), lib.Alignment(cv.ptr), lib.Alignment(w)}}
@@ -302,7 +303,10 @@ func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bo
 	if err != nil {
 		return nil, 0, err
 	}
-	plans, err := b.dnn.PlanConv(g, maxEngineConfigs, b.engineUsable)
+	plans, st, err := b.dnn.PlanConv(g, maxEngineConfigs, b.engineUsable)
+	if b.logAlgos {
+		fmt.Fprintf(os.Stderr, "cuda conv %s %s: backend engines %v\n", c.describe(a.n), dirName(dir), st)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -417,17 +421,16 @@ func (c *conv) timeConv(dir int, a, cv view, w lib.DevicePtr, run func(ws lib.De
 	return best, nil
 }
 
-// timingEvents returns the backend's two timing events, made on first use.
+// timingEvents returns the backend's two timing events, made on first use
+// (Close destroys them).
 func (b *Backend) timingEvents() ([2]lib.Event, error) {
-	if !b.eventsMade {
-		for i := range b.events {
-			e, err := b.ctx.NewEvent()
-			if err != nil {
+	for i, e := range b.events {
+		if e == (lib.Event{}) {
+			var err error
+			if b.events[i], err = b.ctx.NewEvent(); err != nil {
 				return b.events, err
 			}
-			b.events[i] = e
 		}
-		b.eventsMade = true
 	}
 	return b.events, nil
 }
@@ -624,7 +627,9 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 		return fmt.Errorf("cuda conv backward: weight gradient of %d for weight of %d (%v)", dw.Len, w.Len, err)
 	}
 	b := c.b
-	pf, err := c.plan(dirBackwardFilter, vx, vdy, wp, true)
+	// the filter gradient's plan is keyed on, and promised, dw's alignment:
+	// dw is what it writes
+	pf, err := c.plan(dirBackwardFilter, vx, vdy, dwp, true)
 	if err != nil {
 		return err
 	}

@@ -166,6 +166,7 @@ type EnginePlan struct {
 	Heuristic string // "A" or "fallback": where the configuration came from
 	uids      [3]C.int64_t
 	ptrs      [3]C.CUdeviceptr
+	msg       [beMsgLen]C.char // Execute's error message, kept here so a call allocates nothing
 	destroyed bool
 }
 
@@ -195,7 +196,7 @@ func (p *EnginePlan) String() string {
 // opGraph owns the descriptors of one ConvGraph's operation graph; the last
 // plan to be destroyed destroys it.
 type opGraph struct {
-	l     *Libs
+	d     *DNN
 	descs []C.cudnnBackendDescriptor_t
 	refs  int
 }
@@ -207,7 +208,7 @@ func (g *opGraph) release() error {
 	}
 	var first error
 	for i := len(g.descs) - 1; i >= 0; i-- {
-		if err := g.l.beDestroy(g.descs[i]); err != nil && first == nil {
+		if err := g.d.beDestroy(g.descs[i]); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -221,8 +222,8 @@ func (p *EnginePlan) Destroy() error {
 		return nil
 	}
 	p.destroyed = true
-	err := p.g.l.beDestroy(p.plan)
-	if e := p.g.l.beDestroy(p.cfg); err == nil {
+	err := p.g.d.beDestroy(p.plan)
+	if e := p.g.d.beDestroy(p.cfg); err == nil {
 		err = e
 	}
 	if e := p.g.release(); err == nil {
@@ -236,74 +237,86 @@ func (d *DNN) HasBackendAPI() bool { return d.ctx.l.hasDNNBackendAPI() }
 
 func (l *Libs) hasDNNBackendAPI() bool { return C.repro_dnn_be_available(l.t) != 0 }
 
-// beErr is dnnErr with cuDNN's own message of the failure appended where the
-// library has cudnnGetLastErrorString (9.0+): the backend API's status codes
-// alone rarely say which attribute was wrong.
-func (l *Libs) beErr(fn string, r C.repro_rc) error {
-	err := l.dnnErr(fn, r)
+// beMsgLen is the size of the buffer that receives cuDNN's message of a
+// failed backend call (cudnnGetLastErrorString, 9.0+; see be_rc in shim.c).
+const beMsgLen = 256
+
+// beErr is dnnErr with cuDNN's own message of the failure appended: the
+// backend API's status codes alone rarely say which attribute was wrong.
+func (d *DNN) beErr(fn string, r C.repro_rc, msg *C.char) error {
+	err := d.ctx.l.dnnErr(fn, r)
 	if err == nil || r.ctxfail != 0 {
 		return err
 	}
-	var buf [512]C.char
-	C.repro_dnn_last_error(l.t, &buf[0], C.size_t(len(buf)))
-	if msg := oneLine(C.GoString(&buf[0])); msg != "" {
-		e := err.(*Error)
-		e.Status += ": " + msg
+	if m := oneLine(C.GoString(msg)); m != "" {
+		err.(*Error).Status += ": " + m
 	}
 	return err
 }
 
-func (l *Libs) beCreate(typ int, what string) (C.cudnnBackendDescriptor_t, error) {
-	var d C.cudnnBackendDescriptor_t
-	if err := l.beErr("cudnnBackendCreateDescriptor("+what+")", C.repro_dnn_be_create(l.t, C.int(typ), &d)); err != nil {
-		return nil, err
-	}
-	return d, nil
+func (d *DNN) beCreate(typ int, what string) (C.cudnnBackendDescriptor_t, error) {
+	var p C.cudnnBackendDescriptor_t
+	var msg [beMsgLen]C.char
+	err := d.beErr("cudnnBackendCreateDescriptor("+what+")",
+		C.repro_dnn_be_create(d.ctx.l.t, d.ctx.c, C.int(typ), &p, &msg[0], beMsgLen), &msg[0])
+	return p, err
 }
 
-func (l *Libs) beDestroy(d C.cudnnBackendDescriptor_t) error {
-	if d == nil {
+func (d *DNN) beDestroy(p C.cudnnBackendDescriptor_t) error {
+	if p == nil {
 		return nil
 	}
-	return l.beErr("cudnnBackendDestroyDescriptor", C.repro_dnn_be_destroy(l.t, d))
+	var msg [beMsgLen]C.char
+	return d.beErr("cudnnBackendDestroyDescriptor", C.repro_dnn_be_destroy(d.ctx.l.t, d.ctx.c, p, &msg[0], beMsgLen), &msg[0])
 }
 
-// beSet sets attribute name of d to the n elements at p, of type typ.
-func (l *Libs) beSet(d C.cudnnBackendDescriptor_t, what string, name, typ int, n int, p unsafe.Pointer) error {
-	return l.beErr(fmt.Sprintf("cudnnBackendSetAttribute(%s, %d)", what, name),
-		C.repro_dnn_be_set(l.t, d, C.int(name), C.int(typ), C.int64_t(n), p))
+// beSet sets attribute name of p to the n elements at elems, of type typ.
+func (d *DNN) beSet(p C.cudnnBackendDescriptor_t, what string, name, typ int, n int, elems unsafe.Pointer) error {
+	var msg [beMsgLen]C.char
+	return d.beErr(fmt.Sprintf("cudnnBackendSetAttribute(%s, %d)", what, name),
+		C.repro_dnn_be_set(d.ctx.l.t, d.ctx.c, p, C.int(name), C.int(typ), C.int64_t(n), elems, &msg[0], beMsgLen), &msg[0])
 }
 
-func (l *Libs) beInt64s(d C.cudnnBackendDescriptor_t, what string, name int, v ...int64) error {
+// beGet reads up to req elements of attribute name of p into elems and
+// returns how many there are.
+func (d *DNN) beGet(p C.cudnnBackendDescriptor_t, what string, name, typ int, req int, elems unsafe.Pointer) (int, error) {
+	var msg [beMsgLen]C.char
+	var n C.int64_t
+	err := d.beErr(fmt.Sprintf("cudnnBackendGetAttribute(%s, %d)", what, name),
+		C.repro_dnn_be_get(d.ctx.l.t, d.ctx.c, p, C.int(name), C.int(typ), C.int64_t(req), &n, elems, &msg[0], beMsgLen), &msg[0])
+	return int(n), err
+}
+
+func (d *DNN) beFinalize(p C.cudnnBackendDescriptor_t, what string) error {
+	var msg [beMsgLen]C.char
+	return d.beErr("cudnnBackendFinalize("+what+")", C.repro_dnn_be_finalize(d.ctx.l.t, d.ctx.c, p, &msg[0], beMsgLen), &msg[0])
+}
+
+func (d *DNN) beInt64s(p C.cudnnBackendDescriptor_t, what string, name int, v ...int64) error {
 	c := make([]C.int64_t, len(v))
 	for i, x := range v {
 		c[i] = C.int64_t(x)
 	}
-	return l.beSet(d, what, name, typeInt64, len(c), unsafe.Pointer(&c[0]))
+	return d.beSet(p, what, name, typeInt64, len(c), unsafe.Pointer(&c[0]))
 }
 
-func (l *Libs) beEnum(d C.cudnnBackendDescriptor_t, what string, name, typ, v int) error {
+func (d *DNN) beEnum(p C.cudnnBackendDescriptor_t, what string, name, typ, v int) error {
 	c := C.int(v)
-	return l.beSet(d, what, name, typ, 1, unsafe.Pointer(&c))
+	return d.beSet(p, what, name, typ, 1, unsafe.Pointer(&c))
 }
 
-func (l *Libs) beDescs(d C.cudnnBackendDescriptor_t, what string, name int, v ...C.cudnnBackendDescriptor_t) error {
-	return l.beSet(d, what, name, typeDescriptor, len(v), unsafe.Pointer(&v[0]))
-}
-
-func (l *Libs) beFinalize(ctx *Context, d C.cudnnBackendDescriptor_t, what string) error {
-	return l.beErr("cudnnBackendFinalize("+what+")", C.repro_dnn_be_finalize(l.t, ctx.c, d))
+func (d *DNN) beDescs(p C.cudnnBackendDescriptor_t, what string, name int, v ...C.cudnnBackendDescriptor_t) error {
+	return d.beSet(p, what, name, typeDescriptor, len(v), unsafe.Pointer(&v[0]))
 }
 
 // beGetInts reads up to max int-sized enum values (notes) of attribute name.
-func (l *Libs) beGetInts(d C.cudnnBackendDescriptor_t, what string, name, typ, max int) ([]int, error) {
+func (d *DNN) beGetInts(p C.cudnnBackendDescriptor_t, what string, name, typ, max int) ([]int, error) {
 	buf := make([]C.int, max)
-	var n C.int64_t
-	if err := l.beErr(fmt.Sprintf("cudnnBackendGetAttribute(%s, %d)", what, name),
-		C.repro_dnn_be_get(l.t, d, C.int(name), C.int(typ), C.int64_t(max), &n, unsafe.Pointer(&buf[0]))); err != nil {
+	n, err := d.beGet(p, what, name, typ, max, unsafe.Pointer(&buf[0]))
+	if err != nil {
 		return nil, err
 	}
-	if n < 0 || int(n) > max {
+	if n < 0 || n > max {
 		return nil, fmt.Errorf("cudnnBackendGetAttribute(%s, %d): %d elements for a buffer of %d", what, name, n, max)
 	}
 	out := make([]int, n)
@@ -313,16 +326,13 @@ func (l *Libs) beGetInts(d C.cudnnBackendDescriptor_t, what string, name, typ, m
 	return out, nil
 }
 
-func (l *Libs) beGetInt64(d C.cudnnBackendDescriptor_t, what string, name int) (int64, error) {
-	var v, n C.int64_t
-	if err := l.beErr(fmt.Sprintf("cudnnBackendGetAttribute(%s, %d)", what, name),
-		C.repro_dnn_be_get(l.t, d, C.int(name), C.int(typeInt64), 1, &n, unsafe.Pointer(&v))); err != nil {
-		return 0, err
+func (d *DNN) beGetInt64(p C.cudnnBackendDescriptor_t, what string, name int) (int64, error) {
+	var v C.int64_t
+	n, err := d.beGet(p, what, name, typeInt64, 1, unsafe.Pointer(&v))
+	if err == nil && n != 1 {
+		err = fmt.Errorf("cudnnBackendGetAttribute(%s, %d): %d values, want 1", what, name, n)
 	}
-	if n != 1 {
-		return 0, fmt.Errorf("cudnnBackendGetAttribute(%s, %d): %d values, want 1", what, name, n)
-	}
-	return int64(v), nil
+	return int64(v), err
 }
 
 // check reports what is wrong with g, or nil.
@@ -349,15 +359,14 @@ func (g ConvGraph) check() error {
 // graph builds and finalizes g's tensors, convolution, operation and
 // operation graph. On error everything made so far is destroyed.
 func (d *DNN) graph(g ConvGraph) (_ *opGraph, err error) {
-	l := d.ctx.l
-	og := &opGraph{l: l, refs: 1}
+	og := &opGraph{d: d, refs: 1}
 	defer func() {
 		if err != nil {
 			og.release()
 		}
 	}()
 	newDesc := func(typ int, what string) (C.cudnnBackendDescriptor_t, error) {
-		p, err := l.beCreate(typ, what)
+		p, err := d.beCreate(typ, what)
 		if err == nil {
 			og.descs = append(og.descs, p)
 		}
@@ -369,22 +378,22 @@ func (d *DNN) graph(g ConvGraph) (_ *opGraph, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := l.beEnum(p, "tensor", attrTensorDataType, typeDataType, CUDNN_DATA_FLOAT); err != nil {
+		if err := d.beEnum(p, "tensor", attrTensorDataType, typeDataType, CUDNN_DATA_FLOAT); err != nil {
 			return nil, err
 		}
-		if err := l.beInt64s(p, "tensor", attrTensorDims, t.Dims[:]...); err != nil {
+		if err := d.beInt64s(p, "tensor", attrTensorDims, t.Dims[:]...); err != nil {
 			return nil, err
 		}
-		if err := l.beInt64s(p, "tensor", attrTensorStrides, t.Strides[:]...); err != nil {
+		if err := d.beInt64s(p, "tensor", attrTensorStrides, t.Strides[:]...); err != nil {
 			return nil, err
 		}
-		if err := l.beInt64s(p, "tensor", attrTensorUID, int64(uidX+i)); err != nil {
+		if err := d.beInt64s(p, "tensor", attrTensorUID, int64(uidX+i)); err != nil {
 			return nil, err
 		}
-		if err := l.beInt64s(p, "tensor", attrTensorAlignment, t.Align); err != nil {
+		if err := d.beInt64s(p, "tensor", attrTensorAlignment, t.Align); err != nil {
 			return nil, err
 		}
-		if err := l.beFinalize(d.ctx, p, "tensor"); err != nil {
+		if err := d.beFinalize(p, "tensor"); err != nil {
 			return nil, fmt.Errorf("tensor %v strides %v: %w", t.Dims, t.Strides, err)
 		}
 		tensors[i] = p
@@ -403,17 +412,17 @@ func (d *DNN) graph(g ConvGraph) (_ *opGraph, err error) {
 		{attrConvPrePaddings, []int64{int64(g.Pad), int64(g.Pad)}},
 		{attrConvPostPaddings, []int64{int64(g.Pad), int64(g.Pad)}},
 	} {
-		if err := l.beInt64s(conv, "convolution", a.name, a.v...); err != nil {
+		if err := d.beInt64s(conv, "convolution", a.name, a.v...); err != nil {
 			return nil, err
 		}
 	}
-	if err := l.beEnum(conv, "convolution", attrConvCompType, typeDataType, CUDNN_DATA_FLOAT); err != nil {
+	if err := d.beEnum(conv, "convolution", attrConvCompType, typeDataType, CUDNN_DATA_FLOAT); err != nil {
 		return nil, err
 	}
-	if err := l.beEnum(conv, "convolution", attrConvMode, typeConvMode, CUDNN_CROSS_CORRELATION); err != nil {
+	if err := d.beEnum(conv, "convolution", attrConvMode, typeConvMode, CUDNN_CROSS_CORRELATION); err != nil {
 		return nil, err
 	}
-	if err := l.beFinalize(d.ctx, conv, "convolution"); err != nil {
+	if err := d.beFinalize(conv, "convolution"); err != nil {
 		return nil, err
 	}
 	// The three operations list their tensors in one order after alpha, beta
@@ -432,21 +441,21 @@ func (d *DNN) graph(g ConvGraph) (_ *opGraph, err error) {
 		return nil, err
 	}
 	alpha, beta := C.float(g.Alpha), C.float(g.Beta)
-	if err := l.beSet(op, what, base, typeFloat, 1, unsafe.Pointer(&alpha)); err != nil {
+	if err := d.beSet(op, what, base, typeFloat, 1, unsafe.Pointer(&alpha)); err != nil {
 		return nil, err
 	}
-	if err := l.beSet(op, what, base+1, typeFloat, 1, unsafe.Pointer(&beta)); err != nil {
+	if err := d.beSet(op, what, base+1, typeFloat, 1, unsafe.Pointer(&beta)); err != nil {
 		return nil, err
 	}
-	if err := l.beDescs(op, what, base+2, conv); err != nil {
+	if err := d.beDescs(op, what, base+2, conv); err != nil {
 		return nil, err
 	}
 	for i, t := range wxy {
-		if err := l.beDescs(op, what, base+3+i, t); err != nil {
+		if err := d.beDescs(op, what, base+3+i, t); err != nil {
 			return nil, err
 		}
 	}
-	if err := l.beFinalize(d.ctx, op, what); err != nil {
+	if err := d.beFinalize(op, what); err != nil {
 		return nil, err
 	}
 	graph, err := newDesc(beOperationGraph, "operation graph")
@@ -454,131 +463,143 @@ func (d *DNN) graph(g ConvGraph) (_ *opGraph, err error) {
 		return nil, err
 	}
 	h := d.h
-	if err := l.beSet(graph, "operation graph", attrGraphHandle, typeHandle, 1, unsafe.Pointer(&h)); err != nil {
+	if err := d.beSet(graph, "operation graph", attrGraphHandle, typeHandle, 1, unsafe.Pointer(&h)); err != nil {
 		return nil, err
 	}
-	if err := l.beDescs(graph, "operation graph", attrGraphOps, op); err != nil {
+	if err := d.beDescs(graph, "operation graph", attrGraphOps, op); err != nil {
 		return nil, err
 	}
-	if err := l.beFinalize(d.ctx, graph, "operation graph"); err != nil {
+	if err := d.beFinalize(graph, "operation graph"); err != nil {
 		return nil, err
 	}
 	return og, nil
 }
 
-// engineConfigs asks the heuristics in mode for up to max engine
-// configurations of the graph (the last descriptor of og), best first.
-func (d *DNN) engineConfigs(og *opGraph, mode, max int) ([]C.cudnnBackendDescriptor_t, error) {
-	l := d.ctx.l
-	heur, err := l.beCreate(beEngineHeur, "engine heuristics")
+// engineConfigs returns every engine configuration the heuristics in mode
+// offer for the graph (the last descriptor of og), best ranked first.
+func (d *DNN) engineConfigs(og *opGraph, mode int) ([]C.cudnnBackendDescriptor_t, error) {
+	heur, err := d.beCreate(beEngineHeur, "engine heuristics")
 	if err != nil {
 		return nil, err
 	}
-	defer l.beDestroy(heur)
+	defer d.beDestroy(heur)
 	graph := og.descs[len(og.descs)-1]
-	if err := l.beDescs(heur, "engine heuristics", attrHeurOpGraph, graph); err != nil {
+	if err := d.beDescs(heur, "engine heuristics", attrHeurOpGraph, graph); err != nil {
 		return nil, err
 	}
-	if err := l.beEnum(heur, "engine heuristics", attrHeurMode, typeHeurMode, mode); err != nil {
+	if err := d.beEnum(heur, "engine heuristics", attrHeurMode, typeHeurMode, mode); err != nil {
 		return nil, err
 	}
-	if err := l.beFinalize(d.ctx, heur, "engine heuristics"); err != nil {
+	if err := d.beFinalize(heur, "engine heuristics"); err != nil {
 		return nil, err
 	}
-	var n C.int64_t
-	if err := l.beErr("cudnnBackendGetAttribute(engine heuristics, results count)",
-		C.repro_dnn_be_get(l.t, heur, attrHeurResults, typeDescriptor, 0, &n, nil)); err != nil {
+	n, err := d.beGet(heur, "engine heuristics", attrHeurResults, typeDescriptor, 0, nil)
+	if err != nil || n <= 0 {
 		return nil, err
-	}
-	if int(n) > max {
-		n = C.int64_t(max)
-	}
-	if n <= 0 {
-		return nil, nil
 	}
 	cfgs := make([]C.cudnnBackendDescriptor_t, n)
 	for i := range cfgs {
-		if cfgs[i], err = l.beCreate(beEngineCfg, "engine config"); err != nil {
+		if cfgs[i], err = d.beCreate(beEngineCfg, "engine config"); err != nil {
 			for _, c := range cfgs[:i] {
-				l.beDestroy(c)
+				d.beDestroy(c)
 			}
 			return nil, err
 		}
 	}
-	var got C.int64_t
-	if err := l.beErr("cudnnBackendGetAttribute(engine heuristics, results)",
-		C.repro_dnn_be_get(l.t, heur, attrHeurResults, typeDescriptor, n, &got, unsafe.Pointer(&cfgs[0]))); err != nil {
-		got = 0
-	}
-	if got < 0 || got > n {
+	got, err := d.beGet(heur, "engine heuristics", attrHeurResults, typeDescriptor, n, unsafe.Pointer(&cfgs[0]))
+	if err != nil || got < 0 || got > n {
 		got = 0
 	}
 	for _, c := range cfgs[got:] {
-		l.beDestroy(c)
+		d.beDestroy(c)
 	}
 	return cfgs[:got], err
 }
 
 // engineOf reads the engine index and notes of an engine configuration.
 func (d *DNN) engineOf(cfg C.cudnnBackendDescriptor_t) (index int64, notes, behavior []int, err error) {
-	l := d.ctx.l
-	eng, err := l.beCreate(beEngine, "engine")
+	eng, err := d.beCreate(beEngine, "engine")
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	defer l.beDestroy(eng)
-	var n C.int64_t
-	if err := l.beErr("cudnnBackendGetAttribute(engine config, engine)",
-		C.repro_dnn_be_get(l.t, cfg, attrEngineCfgEng, typeDescriptor, 1, &n, unsafe.Pointer(&eng))); err != nil {
+	defer d.beDestroy(eng)
+	if _, err := d.beGet(cfg, "engine config", attrEngineCfgEng, typeDescriptor, 1, unsafe.Pointer(&eng)); err != nil {
 		return 0, nil, nil, err
 	}
-	if index, err = l.beGetInt64(eng, "engine", attrEngineGlobalIndex); err != nil {
+	if index, err = d.beGetInt64(eng, "engine", attrEngineGlobalIndex); err != nil {
 		return 0, nil, nil, err
 	}
-	if notes, err = l.beGetInts(eng, "engine", attrEngineNumNote, typeNumNote, numericalNoteTypeCount); err != nil {
+	if notes, err = d.beGetInts(eng, "engine", attrEngineNumNote, typeNumNote, numericalNoteTypeCount); err != nil {
 		return 0, nil, nil, err
 	}
 	// Behavior notes came with cuDNN 8.x; an engine without them has none.
-	behavior, _ = l.beGetInts(eng, "engine", attrEngineBehavior, typeBehaviorNote, numericalNoteTypeCount)
+	behavior, _ = d.beGetInts(eng, "engine", attrEngineBehavior, typeBehaviorNote, numericalNoteTypeCount)
 	return index, notes, behavior, nil
 }
 
+// PlanStats counts what happened to the engine configurations of one
+// PlanConv, per heuristic mode ("A", "fallback").
+type PlanStats struct {
+	Offered, Rejected, Failed, Planned map[string]int
+}
+
+func (s PlanStats) String() string {
+	var parts []string
+	for _, m := range []string{"A", "fallback"} {
+		parts = append(parts, fmt.Sprintf("%s: %d offered, %d filtered out, %d failed, %d planned", m,
+			s.Offered[m], s.Rejected[m], s.Failed[m], s.Planned[m]))
+	}
+	return strings.Join(parts, "; ")
+}
+
 // PlanConv builds g as a cuDNN operation graph and finalizes an execution
-// plan for each engine configuration that cuDNN's heuristics (mode A, then
-// the fallback list for engines A did not name) offer, at most max of each,
-// best ranked first. keep decides from an engine's numerical and behavior
-// notes whether to finalize it at all (nil keeps all). Configurations that do
-// not finalize are skipped; the error is returned only when none did, or
-// when the graph itself is not supported. The caller destroys every plan.
-func (d *DNN) PlanConv(g ConvGraph, max int, keep func(notes, behavior []int) bool) ([]*EnginePlan, error) {
+// plan for the engine configurations that cuDNN's heuristics offer (mode A,
+// then the fallback list for engines A did not name), best ranked first: all
+// of them are read, keep decides from each engine's numerical and behavior
+// notes whether to plan it (nil keeps all), and at most max are planned per
+// mode. Configurations that do not finalize are skipped; the error is
+// returned only when none did, or when the graph itself is not supported.
+// The caller destroys every plan.
+func (d *DNN) PlanConv(g ConvGraph, max int, keep func(notes, behavior []int) bool) ([]*EnginePlan, PlanStats, error) {
+	st := PlanStats{map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}}
 	if !d.HasBackendAPI() {
-		return nil, fmt.Errorf("cuDNN %s has no backend API (needs 8.0 or later)", dnnVersionString(d.Version()))
+		return nil, st, fmt.Errorf("cuDNN %s has no backend API (needs 8.0 or later)", dnnVersionString(d.Version()))
 	}
 	if err := g.check(); err != nil {
-		return nil, err
+		return nil, st, err
 	}
 	og, err := d.graph(g)
 	if err != nil {
-		return nil, err
+		return nil, st, err
 	}
 	defer og.release() // plans hold their own references
-	l := d.ctx.l
 	var plans []*EnginePlan
 	var skipped []error
 	seen := map[int64]bool{}
 	for _, mode := range []int{heurModeA, heurModeFallback} {
 		name := map[int]string{heurModeA: "A", heurModeFallback: "fallback"}[mode]
-		cfgs, err := d.engineConfigs(og, mode, max)
+		cfgs, err := d.engineConfigs(og, mode)
 		if err != nil {
 			skipped = append(skipped, fmt.Errorf("heuristics %s: %w", name, err))
 		}
+		st.Offered[name] = len(cfgs)
 		for _, cfg := range cfgs {
-			p, err := d.finalizePlan(og, cfg, name, seen, keep)
-			if err != nil {
-				skipped = append(skipped, err)
+			var p *EnginePlan
+			if st.Planned[name] < max {
+				var rejected bool
+				p, rejected, err = d.finalizePlan(og, cfg, name, seen, keep)
+				switch {
+				case err != nil:
+					st.Failed[name]++
+					skipped = append(skipped, err)
+				case rejected:
+					st.Rejected[name]++
+				case p != nil:
+					st.Planned[name]++
+				}
 			}
 			if p == nil {
-				l.beDestroy(cfg)
+				d.beDestroy(cfg)
 				continue
 			}
 			plans = append(plans, p)
@@ -588,9 +609,9 @@ func (d *DNN) PlanConv(g ConvGraph, max int, keep func(notes, behavior []int) bo
 		if len(skipped) == 0 {
 			skipped = append(skipped, errors.New("the heuristics offered no engine that passes the filter"))
 		}
-		return nil, fmt.Errorf("cuDNN backend: no execution plan for %+v: %w", g, summarize(skipped))
+		return nil, st, fmt.Errorf("cuDNN backend: no execution plan for %+v (%v): %w", g, st, summarize(skipped))
 	}
-	return plans, nil
+	return plans, st, nil
 }
 
 // summarize joins errors on one line, the first three in full.
@@ -606,53 +627,52 @@ func summarize(errs []error) error {
 	return errors.New(strings.Join(parts, "; "))
 }
 
-// finalizePlan makes cfg's execution plan, or returns nil for an engine
-// already planned, one keep rejects, or one that fails to finalize (with the
-// error).
+// finalizePlan makes cfg's execution plan. It returns nil and rejected for
+// an engine keep rejects, nil for one the fallback list repeats from mode A,
+// and nil with the error for one that fails to finalize.
 func (d *DNN) finalizePlan(og *opGraph, cfg C.cudnnBackendDescriptor_t, heur string, seen map[int64]bool,
-	keep func(notes, behavior []int) bool) (*EnginePlan, error) {
-	l := d.ctx.l
+	keep func(notes, behavior []int) bool) (_ *EnginePlan, rejected bool, _ error) {
 	index, notes, behavior, err := d.engineOf(cfg)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Mode A may offer one engine with several knob settings, so only the
 	// fallback list is deduplicated against what A offered.
 	if heur != "A" && seen[index] {
-		return nil, nil
+		return nil, false, nil
 	}
 	seen[index] = true
 	if keep != nil && !keep(notes, behavior) {
-		return nil, nil
+		return nil, true, nil
 	}
-	plan, err := l.beCreate(beExecutionPlan, "execution plan")
+	plan, err := d.beCreate(beExecutionPlan, "execution plan")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	h := d.h
 	if err == nil {
-		err = l.beSet(plan, "execution plan", attrPlanHandle, typeHandle, 1, unsafe.Pointer(&h))
+		err = d.beSet(plan, "execution plan", attrPlanHandle, typeHandle, 1, unsafe.Pointer(&h))
 	}
 	if err == nil {
-		err = l.beDescs(plan, "execution plan", attrPlanEngineCfg, cfg)
+		err = d.beDescs(plan, "execution plan", attrPlanEngineCfg, cfg)
 	}
 	if err == nil {
-		err = l.beFinalize(d.ctx, plan, "execution plan")
+		err = d.beFinalize(plan, "execution plan")
 	}
 	var ws int64
 	if err == nil {
-		ws, err = l.beGetInt64(plan, "execution plan", attrPlanWorkspace)
+		ws, err = d.beGetInt64(plan, "execution plan", attrPlanWorkspace)
 	}
 	if err == nil && ws < 0 {
 		err = fmt.Errorf("workspace of %d bytes", ws)
 	}
 	if err != nil {
-		l.beDestroy(plan)
-		return nil, fmt.Errorf("engine %d: %w", index, err)
+		d.beDestroy(plan)
+		return nil, false, fmt.Errorf("engine %d: %w", index, err)
 	}
 	og.refs++
 	return &EnginePlan{g: og, cfg: cfg, plan: plan, Engine: index, Notes: notes, Behavior: behavior,
-		Workspace: uint64(ws), Heuristic: heur, uids: [3]C.int64_t{uidX, uidW, uidY}}, nil
+		Workspace: uint64(ws), Heuristic: heur, uids: [3]C.int64_t{uidX, uidW, uidY}}, false, nil
 }
 
 // Execute runs the plan on its graph's tensors at x, w and y (for backward
@@ -663,8 +683,8 @@ func (d *DNN) Execute(p *EnginePlan, x, w, y, ws DevicePtr) error {
 		panic("lib: Execute of a destroyed EnginePlan")
 	}
 	p.ptrs = [3]C.CUdeviceptr{C.CUdeviceptr(x), C.CUdeviceptr(w), C.CUdeviceptr(y)}
-	return d.ctx.l.beErr("cudnnBackendExecute", C.repro_dnn_be_execute(d.ctx.l.t, d.ctx.c, d.h, p.plan, 3,
-		&p.uids[0], &p.ptrs[0], C.CUdeviceptr(ws)))
+	return d.beErr("cudnnBackendExecute", C.repro_dnn_be_execute(d.ctx.l.t, d.ctx.c, d.h, p.plan, 3,
+		&p.uids[0], &p.ptrs[0], C.CUdeviceptr(ws), &p.msg[0], beMsgLen), &p.msg[0])
 }
 
 // Alignment is the byte alignment of address p that a GraphTensor may

@@ -28,8 +28,11 @@ func TestPlanConvFake(t *testing.T) {
 	x, w, y := packed(2, 3, 8, 8), packed(4, 3, 3, 3), packed(2, 4, 8, 8)
 	for _, dir := range []int{ConvForward, ConvBackwardData, ConvBackwardFilter} {
 		g := ConvGraph{Direction: dir, X: x, W: w, Y: y, Pad: 1, Stride: 1, Alpha: 1, Beta: 1}
-		plans, err := d.PlanConv(g, 8, nil)
+		plans, st, err := d.PlanConv(g, 8, nil)
 		must(t, err)
+		if got := st.String(); got != "A: 3 offered, 0 filtered out, 0 failed, 3 planned; fallback: 3 offered, 0 filtered out, 1 failed, 1 planned" {
+			t.Errorf("stats: %s", got)
+		}
 		// Mode A offers engines 0, 1, 2; the fallback list 1 (already
 		// planned), 3 (does not finalize) and 4.
 		var got []string
@@ -66,8 +69,11 @@ func TestPlanConvFake(t *testing.T) {
 		}
 		return len(behavior) == 0
 	}
-	plans, err := d.PlanConv(ConvGraph{Direction: ConvForward, X: x, W: w, Y: y, Pad: 1, Stride: 1, Alpha: 1}, 8, noTF32)
+	plans, st, err := d.PlanConv(ConvGraph{Direction: ConvForward, X: x, W: w, Y: y, Pad: 1, Stride: 1, Alpha: 1}, 8, noTF32)
 	must(t, err)
+	if st.Rejected["A"] != 1 || st.Rejected["fallback"] != 1 {
+		t.Errorf("filtered: %s", st)
+	}
 	if len(plans) != 2 || plans[0].Engine != 1 || plans[1].Engine != 2 {
 		t.Errorf("filtered plans: %v", plans)
 	}
@@ -76,7 +82,7 @@ func TestPlanConvFake(t *testing.T) {
 	}
 
 	// Nothing left after the filter: one line that says so, nothing leaked.
-	_, err = d.PlanConv(ConvGraph{Direction: ConvForward, X: x, W: w, Y: y, Pad: 1, Stride: 1, Alpha: 1}, 8,
+	_, _, err = d.PlanConv(ConvGraph{Direction: ConvForward, X: x, W: w, Y: y, Pad: 1, Stride: 1, Alpha: 1}, 8,
 		func([]int, []int) bool { return false })
 	if msg := checkOneLine(t, err); !strings.Contains(msg, "no engine that passes the filter") {
 		t.Errorf("everything filtered: %s", msg)
@@ -84,14 +90,14 @@ func TestPlanConvFake(t *testing.T) {
 
 	// Sizes that do not make a convolution: cuDNN's own message is in the
 	// error, and the partial graph is destroyed.
-	_, err = d.PlanConv(ConvGraph{Direction: ConvForward, X: x, W: w, Y: packed(2, 4, 7, 8), Pad: 1, Stride: 1, Alpha: 1}, 8, nil)
+	_, _, err = d.PlanConv(ConvGraph{Direction: ConvForward, X: x, W: w, Y: packed(2, 4, 7, 8), Pad: 1, Stride: 1, Alpha: 1}, 8, nil)
 	if msg := checkOneLine(t, err); !strings.Contains(msg, "cudnnBackendFinalize(convolution forward)") ||
 		!strings.Contains(msg, "do not agree with the convolution") {
 		t.Errorf("bad sizes: %s", msg)
 	}
 	bad := x
 	bad.Align = 12
-	_, err = d.PlanConv(ConvGraph{Direction: ConvForward, X: bad, W: w, Y: y, Pad: 1, Stride: 1}, 8, nil)
+	_, _, err = d.PlanConv(ConvGraph{Direction: ConvForward, X: bad, W: w, Y: y, Pad: 1, Stride: 1}, 8, nil)
 	if msg := checkOneLine(t, err); !strings.Contains(msg, "alignment 12") {
 		t.Errorf("alignment 12: %s", msg)
 	}
@@ -109,7 +115,7 @@ func TestPlanConvViewFake(t *testing.T) {
 	defer d.Destroy()
 	x := GraphTensor{Dims: [4]int64{2, 3, 9, 9}, Strides: [4]int64{10 * 81, 81, 9, 1}, Align: 4}
 	g := ConvGraph{Direction: ConvBackwardFilter, X: x, W: packed(5, 3, 3, 3), Y: packed(2, 5, 5, 5), Pad: 1, Stride: 2, Alpha: 1, Beta: 1}
-	plans, err := d.PlanConv(g, 1, nil) // at most one configuration per heuristic mode
+	plans, _, err := d.PlanConv(g, 1, nil) // at most one configuration per heuristic mode
 	must(t, err)
 	if len(plans) != 2 || plans[0].Engine != 0 || plans[1].Engine != 1 {
 		t.Errorf("max 1: plans %v", plans)

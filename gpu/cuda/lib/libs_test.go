@@ -206,8 +206,10 @@ func TestSymbolTable(t *testing.T) {
 		// the backend API (cuDNN >= 8.0) and cuDNN 9's last-error message
 		"cudnnBackendCreateDescriptor": true, "cudnnBackendDestroyDescriptor": true, "cudnnBackendFinalize": true,
 		"cudnnBackendSetAttribute": true, "cudnnBackendGetAttribute": true, "cudnnBackendExecute": true,
-		"cudnnGetLastErrorString": true}
-	for id, n := range []int{36, 9, 35} {
+		"cudnnGetLastErrorString": true,
+		// CUDA 13's driver API has only cuEventElapsedTime_v2, older drivers only the first
+		"cuEventElapsedTime": true, "cuEventElapsedTime_v2": true}
+	for id, n := range []int{37, 9, 35} {
 		names, opt := symbolNames(id)
 		if len(names) != n {
 			t.Errorf("library %d: %d symbols, want %d", id, len(names), n)

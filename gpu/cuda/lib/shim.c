@@ -244,7 +244,9 @@ repro_rc repro_cu_event_elapsed(repro_tbl *t, CUcontext ctx, CUevent start, CUev
     SETCTX(t, ctx);
     CUresult r = F(t, cuEventSynchronize)(end);
     if (r != 0) return rc(r);
-    return rc(F(t, cuEventElapsedTime)(ms, start, end));
+    if (t->fn[SYM_cuEventElapsedTime_v2]) return rc(F(t, cuEventElapsedTime_v2)(ms, start, end));
+    if (t->fn[SYM_cuEventElapsedTime]) return rc(F(t, cuEventElapsedTime)(ms, start, end));
+    return rc(500); /* CUDA_ERROR_NOT_FOUND: the driver exports neither */
 }
 repro_rc repro_cu_event_destroy(repro_tbl *t, CUcontext ctx, CUevent e) {
     SETCTX(t, ctx);
@@ -459,36 +461,49 @@ int repro_dnn_be_available(repro_tbl *t) {
            t->fn[SYM_cudnnBackendFinalize] && t->fn[SYM_cudnnBackendSetAttribute] &&
            t->fn[SYM_cudnnBackendGetAttribute] && t->fn[SYM_cudnnBackendExecute];
 }
-void repro_dnn_last_error(repro_tbl *t, char *buf, size_t len) {
-    if (len == 0) return;
-    buf[0] = 0;
-    if (t->fn[SYM_cudnnGetLastErrorString]) F(t, cudnnGetLastErrorString)(buf, len);
-    buf[len - 1] = 0;
+/* be_rc is rc(s) that, on failure, also copies cuDNN's message of it into
+ * msg: cudnnGetLastErrorString reads this thread's last error, so it must be
+ * read in the same C call as the failure (as dlerror, rule 1 above). */
+static repro_rc be_rc(repro_tbl *t, int s, char *msg, size_t len) {
+    if (s != 0 && msg != NULL && len > 0) {
+        msg[0] = 0;
+        if (t->fn[SYM_cudnnGetLastErrorString]) F(t, cudnnGetLastErrorString)(msg, len);
+        msg[len - 1] = 0;
+    }
+    return rc(s);
 }
-repro_rc repro_dnn_be_create(repro_tbl *t, int type, cudnnBackendDescriptor_t *d) {
-    return rc(F(t, cudnnBackendCreateDescriptor)(type, d));
-}
-repro_rc repro_dnn_be_destroy(repro_tbl *t, cudnnBackendDescriptor_t d) {
-    return rc(F(t, cudnnBackendDestroyDescriptor)(d));
-}
-/* Finalizing an execution plan loads its kernels, so it needs the context. */
-repro_rc repro_dnn_be_finalize(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d) {
+/* Every backend call runs with the caller's context current (rule 2): a
+ * finalized plan holds kernels of that context, and destroying it unloads
+ * them. */
+repro_rc repro_dnn_be_create(repro_tbl *t, CUcontext ctx, int type, cudnnBackendDescriptor_t *d, char *msg,
+                             size_t len) {
     SETCTX(t, ctx);
-    return rc(F(t, cudnnBackendFinalize)(d));
+    return be_rc(t, F(t, cudnnBackendCreateDescriptor)(type, d), msg, len);
 }
-repro_rc repro_dnn_be_set(repro_tbl *t, cudnnBackendDescriptor_t d, int name, int type, int64_t n,
-                          const void *elems) {
-    return rc(F(t, cudnnBackendSetAttribute)(d, name, type, n, elems));
+repro_rc repro_dnn_be_destroy(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d, char *msg, size_t len) {
+    SETCTX(t, ctx);
+    return be_rc(t, F(t, cudnnBackendDestroyDescriptor)(d), msg, len);
 }
-repro_rc repro_dnn_be_get(repro_tbl *t, cudnnBackendDescriptor_t d, int name, int type, int64_t req, int64_t *n,
-                          void *elems) {
-    return rc(F(t, cudnnBackendGetAttribute)(d, name, type, req, n, elems));
+repro_rc repro_dnn_be_finalize(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d, char *msg, size_t len) {
+    SETCTX(t, ctx);
+    return be_rc(t, F(t, cudnnBackendFinalize)(d), msg, len);
+}
+repro_rc repro_dnn_be_set(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d, int name, int type, int64_t n,
+                          const void *elems, char *msg, size_t len) {
+    SETCTX(t, ctx);
+    return be_rc(t, F(t, cudnnBackendSetAttribute)(d, name, type, n, elems), msg, len);
+}
+repro_rc repro_dnn_be_get(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d, int name, int type, int64_t req,
+                          int64_t *n, void *elems, char *msg, size_t len) {
+    SETCTX(t, ctx);
+    return be_rc(t, F(t, cudnnBackendGetAttribute)(d, name, type, req, n, elems), msg, len);
 }
 /* repro_dnn_be_execute runs an execution plan on n tensors (unique id uids[i]
  * at device address ptrs[i]) with workspace ws. The variant pack that binds
  * them is made, used and destroyed here: one cgo call per convolution. */
 repro_rc repro_dnn_be_execute(repro_tbl *t, CUcontext ctx, cudnnHandle_t h, cudnnBackendDescriptor_t plan,
-                              int64_t n, const int64_t *uids, const CUdeviceptr *ptrs, CUdeviceptr ws) {
+                              int64_t n, const int64_t *uids, const CUdeviceptr *ptrs, CUdeviceptr ws, char *msg,
+                              size_t len) {
     void *p[BE_MAX_TENSORS];
     void *wsp = DP(ws);
     if (n < 1 || n > BE_MAX_TENSORS) return rc(2000); /* CUDNN_STATUS_BAD_PARAM in 9.x */
@@ -496,12 +511,13 @@ repro_rc repro_dnn_be_execute(repro_tbl *t, CUcontext ctx, cudnnHandle_t h, cudn
     SETCTX(t, ctx);
     cudnnBackendDescriptor_t pack = NULL;
     int s = F(t, cudnnBackendCreateDescriptor)(BE_VARIANT_PACK_DESCRIPTOR, &pack);
-    if (s != 0) return rc(s);
+    if (s != 0) return be_rc(t, s, msg, len);
     if (s == 0) s = F(t, cudnnBackendSetAttribute)(pack, BE_ATTR_VARIANT_PACK_UNIQUE_IDS, BE_TYPE_INT64, n, uids);
     if (s == 0) s = F(t, cudnnBackendSetAttribute)(pack, BE_ATTR_VARIANT_PACK_DATA_POINTERS, BE_TYPE_VOID_PTR, n, p);
     if (s == 0) s = F(t, cudnnBackendSetAttribute)(pack, BE_ATTR_VARIANT_PACK_WORKSPACE, BE_TYPE_VOID_PTR, 1, &wsp);
     if (s == 0) s = F(t, cudnnBackendFinalize)(pack);
     if (s == 0) s = F(t, cudnnBackendExecute)(h, plan, pack);
+    repro_rc r = be_rc(t, s, msg, len); /* before the destroy can clear the message */
     int d = F(t, cudnnBackendDestroyDescriptor)(pack);
-    return rc(s != 0 ? s : d);
+    return s != 0 ? r : be_rc(t, d, msg, len);
 }

@@ -114,8 +114,11 @@ typedef CUresult (*PFN_cuEventCreate)(CUevent *phEvent, unsigned int Flags);    
 typedef CUresult (*PFN_cuEventRecord)(CUevent hEvent, CUstream hStream);            /* PFN_cuEventRecord_v7000_ptsz (*) */
 typedef CUresult (*PFN_cuEventSynchronize)(CUevent hEvent);                         /* PFN_cuEventSynchronize_v2000 */
 typedef CUresult (*PFN_cuEventElapsedTime)(float *pMilliseconds, CUevent hStart,
-                                           CUevent hEnd); /* PFN_cuEventElapsedTime_v2000; CUDA 13's header maps the
-                                           name to cuEventElapsedTime_v2, and drivers keep exporting this one */
+                                           CUevent hEnd); /* PFN_cuEventElapsedTime_v2000 */
+typedef CUresult (*PFN_cuEventElapsedTime_v2)(float *pMilliseconds, CUevent hStart,
+                                              CUevent hEnd); /* same parameters; CUDA 12.8 added it and CUDA 13's
+                                              cuda.h declares only it ("#if CUDA_VERSION < 13000" around the old
+                                              one): both are optional, and _v2 is preferred */
 typedef CUresult (*PFN_cuEventDestroy_v2)(CUevent hEvent);                          /* PFN_cuEventDestroy_v4000 */
 
 /* ---------------------------------------------------------------------- */
@@ -329,7 +332,8 @@ typedef void (*PFN_cudnnGetLastErrorString)(char *message, size_t max_size);
     X(REPRO_LIB_DRIVER, cuEventCreate, 0)                  \
     X(REPRO_LIB_DRIVER, cuEventRecord, 0)                  \
     X(REPRO_LIB_DRIVER, cuEventSynchronize, 0)             \
-    X(REPRO_LIB_DRIVER, cuEventElapsedTime, 0)             \
+    X(REPRO_LIB_DRIVER, cuEventElapsedTime_v2, 1)          \
+    X(REPRO_LIB_DRIVER, cuEventElapsedTime, 1)             \
     X(REPRO_LIB_DRIVER, cuEventDestroy_v2, 0)              \
     X(REPRO_LIB_BLAS, cublasCreate_v2, 0)                  \
     X(REPRO_LIB_BLAS, cublasDestroy_v2, 0)                 \
@@ -539,15 +543,16 @@ repro_rc repro_dnn_bn_bwd(repro_tbl *t, CUcontext ctx, cudnnHandle_t h, cudnnBat
 /* cuDNN backend API (optional: repro_dnn_be_available says whether all of it
  * was found). */
 int repro_dnn_be_available(repro_tbl *t);
-void repro_dnn_last_error(repro_tbl *t, char *buf, size_t len);
-repro_rc repro_dnn_be_create(repro_tbl *t, int type, cudnnBackendDescriptor_t *d);
-repro_rc repro_dnn_be_destroy(repro_tbl *t, cudnnBackendDescriptor_t d);
-repro_rc repro_dnn_be_finalize(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d);
-repro_rc repro_dnn_be_set(repro_tbl *t, cudnnBackendDescriptor_t d, int name, int type, int64_t n,
-                          const void *elems);
-repro_rc repro_dnn_be_get(repro_tbl *t, cudnnBackendDescriptor_t d, int name, int type, int64_t req, int64_t *n,
-                          void *elems);
+repro_rc repro_dnn_be_create(repro_tbl *t, CUcontext ctx, int type, cudnnBackendDescriptor_t *d, char *msg,
+                             size_t len);
+repro_rc repro_dnn_be_destroy(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d, char *msg, size_t len);
+repro_rc repro_dnn_be_finalize(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d, char *msg, size_t len);
+repro_rc repro_dnn_be_set(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d, int name, int type, int64_t n,
+                          const void *elems, char *msg, size_t len);
+repro_rc repro_dnn_be_get(repro_tbl *t, CUcontext ctx, cudnnBackendDescriptor_t d, int name, int type, int64_t req,
+                          int64_t *n, void *elems, char *msg, size_t len);
 repro_rc repro_dnn_be_execute(repro_tbl *t, CUcontext ctx, cudnnHandle_t h, cudnnBackendDescriptor_t plan,
-                              int64_t n, const int64_t *uids, const CUdeviceptr *ptrs, CUdeviceptr ws);
+                              int64_t n, const int64_t *uids, const CUdeviceptr *ptrs, CUdeviceptr ws, char *msg,
+                              size_t len);
 
 #endif /* REPRO_CUDA_SHIM_H */

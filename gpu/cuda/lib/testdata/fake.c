@@ -248,6 +248,11 @@ CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) {
     *ms = 0.25f * (float)((uintptr_t)b - (uintptr_t)a);
     return 0;
 }
+CUresult cuEventElapsedTime_v2(float *ms, CUevent a, CUevent b) {
+    fake_logf("cuEventElapsedTime_v2 a=%p b=%p", (void *)a, (void *)b);
+    *ms = 0.25f * (float)((uintptr_t)b - (uintptr_t)a);
+    return 0;
+}
 CUresult cuEventDestroy_v2(CUevent e) {
     NEED_CTX(c);
     fake_logf("cuEventDestroy_v2 e=%p", (void *)e);
