@@ -169,6 +169,11 @@ type BatchNormSpec struct {
 	N, C, H, W int
 	Eps        float64 // added to the variance; 1e-5 as in PyTorch
 	Momentum   float64 // running = (1-Momentum)*running + Momentum*batch; 0.1 as in PyTorch
+	// ReLU fuses the ReLU that follows the batch norm in every block of both
+	// nets: the forward passes write max(y, 0), and Backward takes the
+	// gradient of that output, passing dy only where y > 0. It saves the
+	// ReLU's passes over the tensor (two forward, one backward).
+	ReLU bool
 }
 
 // BatchNorm is batch normalization planned for one shape. With m = N*H*W:
@@ -184,11 +189,15 @@ type BatchNormSpec struct {
 // Backward, with xhat = (x-mean)*invstd from the saved statistics:
 // dbeta[c] += sum dy; dgamma[c] += sum dy*xhat;
 // dx (=, or += when accumulate) gamma*invstd*(dy - mean_c(dy) - xhat*mean_c(dy*xhat)).
+//
+// With Spec().ReLU the forward passes write y = max(that y, 0), and Backward
+// first replaces dy by dy where y > 0, else 0, with y the forward's output;
+// y is read only then (pass the zero Tensor otherwise).
 type BatchNorm interface {
 	Spec() BatchNormSpec
 	ForwardTrain(y Tensor, saveMean, saveInvStd, runMean, runVar Slice, x Tensor, gamma, beta Slice) error
 	ForwardInfer(y Tensor, x Tensor, gamma, beta, runMean, runVar Slice) error
-	Backward(dx Tensor, dgamma, dbeta Slice, dy, x Tensor, gamma, saveMean, saveInvStd Slice, accumulate bool) error
+	Backward(dx Tensor, dgamma, dbeta Slice, dy, x, y Tensor, gamma, saveMean, saveInvStd Slice, accumulate bool) error
 }
 
 // Augment says how BuildBatch turns stored images into a batch.

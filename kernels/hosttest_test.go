@@ -953,90 +953,120 @@ func TestHostBuildBatch(t *testing.T) {
 	}
 }
 
+// hostBNCase is a batch-norm shape and launch configuration.
+type hostBNCase struct {
+	n, c, h, w int
+	grid       int // 0: one block per channel
+	block      int
+}
+
 func TestHostBatchNorm(t *testing.T) {
-	for _, c := range []struct {
-		n, c, h, w int
-		grid       int // 0: one block per channel
-		block      int
-	}{
+	for _, c := range []hostBNCase{
 		{4, 5, 3, 3, 0, 256},
 		{8, 3, 8, 8, 0, 256}, // more values per channel than threads
 		{8, 3, 8, 8, 2, 100}, // fewer blocks than channels, a block that is no power of two
 		{2, 2, 1, 1, 0, 256}, // 1 x 1 images
 		{3, 4, 5, 7, 1, 1},
 	} {
-		t.Run(fmt.Sprintf("%dx%dx%dx%d-grid%d-block%d", c.n, c.c, c.h, c.w, c.grid, c.block), func(t *testing.T) {
-			e := newEnv(t, 15)
-			spec := gpu.BatchNormSpec{N: c.n, C: c.c, H: c.h, W: c.w, Eps: 1e-5, Momentum: 0.1}
-			bn, err := e.b.NewBatchNorm(spec)
-			e.must(err)
-			grid := c.grid
-			if grid == 0 {
-				grid = c.c
-			}
-			hw := c.h * c.w
-			eps, mom := float32(spec.Eps), float32(spec.Momentum)
-			x := e.tensor(c.n, c.c, c.h, c.w, true)
-			xv := e.normal(c.n * c.c * hw)
-			for i := range xv {
-				xv[i] = xv[i]*3 + 2 // a mean and a spread far from 0 and 1
-			}
-			e.set(x, xv)
-			y := e.randomTensor(c.n, c.c, c.h, c.w, true)
-			gamma, beta := e.uniform(c.c, 0.5, 1.5), e.normal(c.c)
-			rm, rv := e.normal(c.c), e.uniform(c.c, 0.5, 2)
-			smS, siS, rmS, rvS := e.slice(make([]float32, c.c)), e.slice(make([]float32, c.c)), e.slice(rm), e.slice(rv)
-			gS, bS := e.slice(gamma), e.slice(beta)
+		for _, relu := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%dx%dx%dx%d-grid%d-block%d-relu%v", c.n, c.c, c.h, c.w, c.grid, c.block, relu), func(t *testing.T) {
+				hostBatchNorm(t, c, relu)
+			})
+		}
+	}
+}
 
-			// forward, training
-			e.must(bn.ForwardTrain(y.t, smS, siS, rmS, rvS, x.t, gS, bS))
-			wantY := e.cpu(y)
-			wantSM, wantSI, wantRM, wantRV := e.download(smS), e.download(siS), e.download(rmS), e.download(rvS)
-			sm, si, grm, grv := make([]float32, c.c), make([]float32, c.c), slices.Clone(rm), slices.Clone(rv)
-			e.h.launch(t, "bn_stats", grid, c.block, f32buf{sm, 0}, f32buf{si, 0}, f32buf{grm, 0}, f32buf{grv, 0},
-				x.args(), c.n, c.c, hw, eps, mom)
-			compare(t, "saveMean", sm, wantSM, 1e-6)
-			compare(t, "saveInvStd", si, wantSI, 1e-6)
-			compare(t, "runMean", grm, wantRM, 1e-6)
-			compare(t, "runVar", grv, wantRV, 1e-6)
-			k1, k0 := make([]float32, c.c), make([]float32, c.c)
-			e.h.launch(t, "bn_coeffs_train", 2, 3, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
-				f32buf{sm, 0}, f32buf{si, 0}, c.c)
-			e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
-				f32buf{k0, 0}, c.n, c.c, hw)
+// hostBatchNorm compares the batch-norm kernels with the CPU backend on one
+// shape and launch configuration, with or without the fused ReLU.
+func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
+	e := newEnv(t, 15)
+	spec := gpu.BatchNormSpec{N: c.n, C: c.c, H: c.h, W: c.w, Eps: 1e-5, Momentum: 0.1, ReLU: relu}
+	bn, err := e.b.NewBatchNorm(spec)
+	e.must(err)
+	grid := c.grid
+	if grid == 0 {
+		grid = c.c
+	}
+	hw := c.h * c.w
+	eps, mom := float32(spec.Eps), float32(spec.Momentum)
+	x := e.tensor(c.n, c.c, c.h, c.w, true)
+	xv := e.normal(c.n * c.c * hw)
+	for i := range xv {
+		xv[i] = xv[i]*3 + 2 // a mean and a spread far from 0 and 1
+	}
+	e.set(x, xv)
+	y := e.randomTensor(c.n, c.c, c.h, c.w, true)
+	gamma, beta := e.uniform(c.c, 0.5, 1.5), e.uniform(c.c, -0.5, 0.5) // with relu about half the outputs 0
+	rm, rv := e.normal(c.c), e.uniform(c.c, 0.5, 2)
+	smS, siS, rmS, rvS := e.slice(make([]float32, c.c)), e.slice(make([]float32, c.c)), e.slice(rm), e.slice(rv)
+	gS, bS := e.slice(gamma), e.slice(beta)
 
-			// forward, inference (from the updated running statistics)
-			e.must(bn.ForwardInfer(y.t, x.t, gS, bS, rmS, rvS))
-			wantY = e.cpu(y)
-			e.h.launch(t, "bn_coeffs_infer", 1, 2, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
-				f32buf{wantRM, 0}, f32buf{wantRV, 0}, eps, c.c)
-			e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
-				f32buf{k0, 0}, c.n, c.c, hw)
-			// in place
-			e.check("bn_apply", ewConfigs[1:2], []*pair{x}, [][]float32{wantY}, 2e-6, x.args(), x.args(), f32buf{k1, 0},
-				f32buf{k0, 0}, c.n, c.c, hw)
-
-			// backward, from the CPU's saved statistics
-			for _, acc := range []bool{false, true} {
-				dy := e.randomTensor(c.n, c.c, c.h, c.w, true)
-				dx := e.randomTensor(c.n, c.c, c.h, c.w, true)
-				dg, db := e.normal(c.c), e.normal(c.c)
-				dgS, dbS := e.slice(dg), e.slice(db)
-				e.must(bn.Backward(dx.t, dgS, dbS, dy.t, x.t, gS, smS, siS, acc))
-				wantDX, wantDG, wantDB := e.cpu(dx), e.download(dgS), e.download(dbS)
-				k := make([]float32, 3*c.c)
-				e.h.launch(t, "bn_grad_stats", grid, c.block, f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}, dy.args(),
-					x.args(), f32buf{gamma, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw)
-				compare(t, "dgamma", dg, wantDG, 1e-5)
-				compare(t, "dbeta", db, wantDB, 1e-5)
-				e.check("bn_grad_apply", ewConfigs, []*pair{dx}, [][]float32{wantDX}, 1e-5, dx.args(), dy.args(),
-					x.args(), f32buf{k, 0}, c.n, c.c, hw, b2i(acc))
-				if !acc { // dx in place of dy
-					e.check("bn_grad_apply", ewConfigs[1:2], []*pair{dy}, [][]float32{wantDX}, 1e-5, dy.args(), dy.args(),
-						x.args(), f32buf{k, 0}, c.n, c.c, hw, 0)
-				}
+	// forward, training
+	e.must(bn.ForwardTrain(y.t, smS, siS, rmS, rvS, x.t, gS, bS))
+	wantY := e.cpu(y)
+	wantSM, wantSI, wantRM, wantRV := e.download(smS), e.download(siS), e.download(rmS), e.download(rvS)
+	sm, si, grm, grv := make([]float32, c.c), make([]float32, c.c), slices.Clone(rm), slices.Clone(rv)
+	e.h.launch(t, "bn_stats", grid, c.block, f32buf{sm, 0}, f32buf{si, 0}, f32buf{grm, 0}, f32buf{grv, 0},
+		x.args(), c.n, c.c, hw, eps, mom)
+	compare(t, "saveMean", sm, wantSM, 1e-6)
+	compare(t, "saveInvStd", si, wantSI, 1e-6)
+	compare(t, "runMean", grm, wantRM, 1e-6)
+	compare(t, "runVar", grv, wantRV, 1e-6)
+	k1, k0 := make([]float32, c.c), make([]float32, c.c)
+	e.h.launch(t, "bn_coeffs_train", 2, 3, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
+		f32buf{sm, 0}, f32buf{si, 0}, c.c)
+	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
+		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
+	// the fused ReLU's output, which masks the backward's dy
+	mask := e.tensor(c.n, c.c, c.h, c.w, true)
+	e.set(mask, wantY)
+	maskArgs, maskT := []any{nullPtr{}, 0}, gpu.Tensor{}
+	if relu {
+		maskArgs, maskT = mask.args(), mask.t
+		zeros := 0
+		for _, v := range wantY {
+			if v == 0 {
+				zeros++
 			}
-		})
+		}
+		if zeros == 0 || zeros == len(wantY) {
+			t.Fatalf("%d of %d outputs are 0: the fused ReLU is not exercised", zeros, len(wantY))
+		}
+	}
+
+	// forward, inference (from the updated running statistics)
+	e.must(bn.ForwardInfer(y.t, x.t, gS, bS, rmS, rvS))
+	wantY = e.cpu(y)
+	e.h.launch(t, "bn_coeffs_infer", 1, 2, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
+		f32buf{wantRM, 0}, f32buf{wantRV, 0}, eps, c.c)
+	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
+		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
+	// in place
+	e.check("bn_apply", ewConfigs[1:2], []*pair{x}, [][]float32{wantY}, 2e-6, x.args(), x.args(), f32buf{k1, 0},
+		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
+
+	// backward, from the CPU's saved statistics
+	for _, acc := range []bool{false, true} {
+		dy := e.randomTensor(c.n, c.c, c.h, c.w, true)
+		dx := e.randomTensor(c.n, c.c, c.h, c.w, true)
+		dg, db := e.normal(c.c), e.normal(c.c)
+		dgS, dbS := e.slice(dg), e.slice(db)
+		e.must(bn.Backward(dx.t, dgS, dbS, dy.t, x.t, maskT, gS, smS, siS, acc))
+		wantDX, wantDG, wantDB := e.cpu(dx), e.download(dgS), e.download(dbS)
+		k := make([]float32, 3*c.c)
+		args := append(append([]any{f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}}, dy.args()...), maskArgs...)
+		args = append(append(args, x.args()...), f32buf{gamma, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw)
+		e.h.launch(t, "bn_grad_stats", grid, c.block, args...)
+		compare(t, "dgamma", dg, wantDG, 1e-5)
+		compare(t, "dbeta", db, wantDB, 1e-5)
+		apply := func(out *pair, accumulate bool) []any {
+			a := append(append(append(out.args(), dy.args()...), maskArgs...), x.args()...)
+			return append(a, f32buf{k, 0}, c.n, c.c, hw, b2i(accumulate))
+		}
+		e.check("bn_grad_apply", ewConfigs, []*pair{dx}, [][]float32{wantDX}, 1e-5, apply(dx, acc)...)
+		if !acc { // dx in place of dy
+			e.check("bn_grad_apply", ewConfigs[1:2], []*pair{dy}, [][]float32{wantDX}, 1e-5, apply(dy, false)...)
+		}
 	}
 }
 

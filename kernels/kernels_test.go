@@ -35,9 +35,9 @@ var params = map[string]int{
 	"bn_stats":          11,
 	"bn_coeffs_train":   7,
 	"bn_coeffs_infer":   8,
-	"bn_apply":          9,
-	"bn_grad_stats":     13,
-	"bn_grad_apply":     11,
+	"bn_apply":          10,
+	"bn_grad_stats":     15,
+	"bn_grad_apply":     13,
 }
 
 // TestSourceHash fails when ops.ptx was not made from the ops.cu beside it.

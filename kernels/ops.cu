@@ -686,10 +686,13 @@ static __device__ __forceinline__ void chain_next(chain_walk* w, int nt, int ste
 // channel_sums returns in *su and *suv the block's sums of u and u*v over
 // the n*HW values of one channel, u from (pu, us) and v from (pv, vs), both
 // pointing at the channel's first value (v = u gives the sum of squares).
-// Each thread walks CHAINS runs at once; the order of every sum is fixed by
-// the block size alone. All threads of the block must call it.
-static __device__ __forceinline__ void channel_sums(const float* pu, int us, const float* pv, int vs, int n, int HW,
-                                                    double* sa, double* sb, double* su, double* suv) {
+// With a mask (pm, ms; NULL for none: a fused ReLU's output), u counts only
+// where the mask is > 0, as relu_backward. Each thread walks CHAINS runs at
+// once; the order of every sum is fixed by the block size alone. All threads
+// of the block must call it.
+static __device__ __forceinline__ void channel_sums(const float* pu, int us, const float* pm, int ms, const float* pv,
+                                                    int vs, int n, int HW, double* sa, double* sb, double* su,
+                                                    double* suv) {
     int t = (int)threadIdx.x, nt = (int)blockDim.x;
     int stepImg = nt / HW, stepPos = nt - stepImg * HW;
     chain_walk w[CHAINS];
@@ -705,6 +708,9 @@ static __device__ __forceinline__ void channel_sums(const float* pu, int us, con
         for (int j = 0; j < CHAINS; j++) {
             if (w[j].e < w[j].end) {
                 double u = (double)pu[(long long)w[j].img * us + w[j].pos];
+                if (pm != nullptr && !(pm[(long long)w[j].img * ms + w[j].pos] > 0.0f)) {
+                    u = 0.0;
+                }
                 a[j] += u;
                 b[j] += u * (double)pv[(long long)w[j].img * vs + w[j].pos];
                 chain_next(&w[j], nt, stepImg, stepPos, HW);
@@ -728,7 +734,7 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, floa
     for (int c = (int)blockIdx.x; c < C; c += (int)gridDim.x) {
         const float* xc = x + (long long)c * HW;
         double sa0, sb0;
-        channel_sums(xc, xs, xc, xs, n, HW, sa, sb, &sa0, &sb0);
+        channel_sums(xc, xs, nullptr, 0, xc, xs, n, HW, sa, sb, &sa0, &sb0);
         if (t == 0) {
             bn_stats_finish(sa0, sb0, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c], &runMean[c],
                             &runVar[c]);
@@ -756,34 +762,39 @@ __global__ void bn_coeffs_infer(float* k1, float* k0, const float* gamma, const 
     }
 }
 
-// bn_apply: y = x*k1[c] + k0[c]; y may be x. (32-bit index math when the
-// view fits it: a 64-bit division per element costs more than the load.)
+// bn_out is the batch norm's output value v, after the fused ReLU if relu.
+static __host__ __device__ __forceinline__ float bn_out(float v, int relu) { return relu ? relu_value(v) : v; }
+
+// bn_apply: y = x*k1[c] + k0[c], then max(y, 0) with relu (the fused ReLU);
+// y may be x. (32-bit index math when the view fits it: a 64-bit division per
+// element costs more than the load.)
 __global__ void bn_apply(float* y, int ys, const float* x, int xs, const float* k1, const float* k0, int n, int C,
-                         int HW) {
+                         int HW, int relu) {
     long long chw = (long long)C * HW;
     long long total = (long long)n * chw;
     if (total < 0x7fffffffLL) {
         unsigned int chw32 = (unsigned int)chw, hw = (unsigned int)HW;
         for (unsigned int e = (unsigned int)grid_start(); e < (unsigned int)total; e += (unsigned int)grid_stride()) {
             unsigned int img = e / chw32, r = e - img * chw32, c = r / hw;
-            y[(long long)img * ys + r] = f_add(f_mul(x[(long long)img * xs + r], k1[c]), k0[c]);
+            y[(long long)img * ys + r] = bn_out(f_add(f_mul(x[(long long)img * xs + r], k1[c]), k0[c]), relu);
         }
         return;
     }
     for (long long e = grid_start(); e < total; e += grid_stride()) {
         long long img = e / chw, r = e - img * chw;
         long long c = r / HW;
-        y[img * ys + r] = f_add(f_mul(x[img * xs + r], k1[c]), k0[c]);
+        y[img * ys + r] = bn_out(f_add(f_mul(x[img * xs + r], k1[c]), k0[c]), relu);
     }
 }
 
 // bn_grad_stats: per channel c (as bn_stats), sdy = sum dy and sdyx =
 // sum dy*x in double, then bn_grad_finish: dbeta, dgamma (+=) and k[c] = k1,
-// k[C+c] = k2, k[2C+c] = k0 for bn_grad_apply.
+// k[C+c] = k2, k[2C+c] = k0 for bn_grad_apply. With a mask m (the fused
+// ReLU's output y; NULL for none) dy counts only where y > 0.
 __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, float* dbeta, float* k, const float* dy,
-                                                                int dys, const float* x, int xs, const float* gamma,
-                                                                const float* mean, const float* invstd, int n, int C,
-                                                                int HW) {
+                                                                int dys, const float* m, int ms, const float* x, int xs,
+                                                                const float* gamma, const float* mean,
+                                                                const float* invstd, int n, int C, int HW) {
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
     int t = (int)threadIdx.x;
@@ -791,7 +802,8 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
         const float* dyc = dy + (long long)c * HW;
         const float* xc = x + (long long)c * HW;
         double sa0, sb0;
-        channel_sums(dyc, dys, xc, xs, n, HW, sa, sb, &sa0, &sb0);
+        const float* mc = m != nullptr ? m + (long long)c * HW : nullptr;
+        channel_sums(dyc, dys, mc, ms, xc, xs, n, HW, sa, sb, &sa0, &sb0);
         if (t == 0) {
             bn_grad_finish(sa0, sb0, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c],
                            &k[C + c], &k[2 * C + c]);
@@ -799,18 +811,22 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
     }
 }
 
-// bn_grad_apply: dx (=, +=) dy*k1[c] + x*k2[c] + k0[c] with k as bn_grad_stats
-// left it; dx may be dy. (32-bit index math when it fits, as bn_apply.)
-__global__ void bn_grad_apply(float* dx, int dxs, const float* dy, int dys, const float* x, int xs, const float* k,
-                              int n, int C, int HW, int accumulate) {
+// bn_grad_apply: dx (=, +=) g*k1[c] + x*k2[c] + k0[c] with k as bn_grad_stats
+// left it and g = dy, or with a mask m (NULL for none) dy where m > 0, else
+// 0; dx may be dy. (32-bit index math when it fits, as bn_apply.)
+__global__ void bn_grad_apply(float* dx, int dxs, const float* dy, int dys, const float* m, int ms, const float* x,
+                              int xs, const float* k, int n, int C, int HW, int accumulate) {
     long long chw = (long long)C * HW;
     long long total = (long long)n * chw;
     if (total < 0x7fffffffLL) {
         unsigned int chw32 = (unsigned int)chw, hw = (unsigned int)HW;
         for (unsigned int e = (unsigned int)grid_start(); e < (unsigned int)total; e += (unsigned int)grid_stride()) {
             unsigned int img = e / chw32, r = e - img * chw32, c = r / hw;
-            float v = f_add(f_add(f_mul(dy[(long long)img * dys + r], k[c]), f_mul(x[(long long)img * xs + r], k[C + c])),
-                            k[2 * C + c]);
+            float g = dy[(long long)img * dys + r];
+            if (m != nullptr && !(m[(long long)img * ms + r] > 0.0f)) {
+                g = 0.0f;
+            }
+            float v = f_add(f_add(f_mul(g, k[c]), f_mul(x[(long long)img * xs + r], k[C + c])), k[2 * C + c]);
             float* out = &dx[(long long)img * dxs + r];
             *out = accumulate ? f_add(*out, v) : v;
         }
@@ -819,7 +835,11 @@ __global__ void bn_grad_apply(float* dx, int dxs, const float* dy, int dys, cons
     for (long long e = grid_start(); e < total; e += grid_stride()) {
         long long img = e / chw, r = e - img * chw;
         long long c = r / HW;
-        float v = f_add(f_add(f_mul(dy[img * dys + r], k[c]), f_mul(x[img * xs + r], k[C + c])), k[2 * C + c]);
+        float g = dy[img * dys + r];
+        if (m != nullptr && !(m[img * ms + r] > 0.0f)) {
+            g = 0.0f;
+        }
+        float v = f_add(f_add(f_mul(g, k[c]), f_mul(x[img * xs + r], k[C + c])), k[2 * C + c]);
         float* out = &dx[img * dxs + r];
         *out = accumulate ? f_add(*out, v) : v;
     }

@@ -139,16 +139,20 @@ func (c *convOp) backward(dx, dy, x gpu.Tensor, accumulate bool) error {
 	return c.op.Backward(dx, c.dw, dy, x, c.w, accumulate)
 }
 
-// bnOp is a planned batch norm with its parameters and statistics.
+// bnOp is a planned batch norm with its parameters and statistics, and the
+// ReLU that follows it where relu is set: fused into the batch norm
+// (gpu.BatchNormSpec.ReLU) unless Config.UnfusedReLU asks for two ops.
 type bnOp struct {
+	b                          gpu.Backend
 	op                         gpu.BatchNorm
 	gamma, beta, dgamma, dbeta gpu.Slice
 	runMean, runVar            gpu.Slice
 	saveMean, saveInvStd       gpu.Slice
+	relu, fused                bool
 }
 
-func (bl *builder) bn(name string, c, h, w int) *bnOp {
-	b := &bnOp{}
+func (bl *builder) bn(name string, c, h, w int, relu bool) *bnOp {
+	b := &bnOp{b: bl.b, relu: relu, fused: relu && !bl.cfg.UnfusedReLU}
 	b.gamma, b.dgamma = bl.param(name+".weight", BNScale, c)
 	b.beta, b.dbeta = bl.param(name+".bias", BNShift, c)
 	b.runMean = bl.stateSlice(c, false)
@@ -158,21 +162,36 @@ func (bl *builder) bn(name string, c, h, w int) *bnOp {
 	if bl.b == nil || bl.err != nil {
 		return b
 	}
-	op, err := bl.b.NewBatchNorm(gpu.BatchNormSpec{N: bl.batch, C: c, H: h, W: w, Eps: bnEps, Momentum: bnMomentum})
+	op, err := bl.b.NewBatchNorm(gpu.BatchNormSpec{N: bl.batch, C: c, H: h, W: w, Eps: bnEps, Momentum: bnMomentum, ReLU: b.fused})
 	bl.fail(err)
 	b.op = op
 	return b
 }
 
+// forward writes y = bn(x), after the ReLU when relu is set.
 func (b *bnOp) forward(y, x gpu.Tensor, train bool) error {
+	var err error
 	if train {
-		return b.op.ForwardTrain(y, b.saveMean, b.saveInvStd, b.runMean, b.runVar, x, b.gamma, b.beta)
+		err = b.op.ForwardTrain(y, b.saveMean, b.saveInvStd, b.runMean, b.runVar, x, b.gamma, b.beta)
+	} else {
+		err = b.op.ForwardInfer(y, x, b.gamma, b.beta, b.runMean, b.runVar)
 	}
-	return b.op.ForwardInfer(y, x, b.gamma, b.beta, b.runMean, b.runVar)
+	if err != nil || !b.relu || b.fused {
+		return err
+	}
+	return b.b.ReLUForward(y, y)
 }
 
-func (b *bnOp) backward(dx, dy, x gpu.Tensor, accumulate bool) error {
-	return b.op.Backward(dx, b.dgamma, b.dbeta, dy, x, b.gamma, b.saveMean, b.saveInvStd, accumulate)
+// backward computes dx (=, or += when accumulate) from dy, the gradient of
+// the output y that forward wrote. Without fusion the ReLU's backward runs in
+// place on dy.
+func (b *bnOp) backward(dx, dy, x, y gpu.Tensor, accumulate bool) error {
+	if b.relu && !b.fused {
+		if err := b.b.ReLUBackward(dy, dy, y); err != nil {
+			return err
+		}
+	}
+	return b.op.Backward(dx, b.dgamma, b.dbeta, dy, x, y, b.gamma, b.saveMean, b.saveInvStd, accumulate)
 }
 
 // head is global average pooling and the classifier:

@@ -68,7 +68,7 @@ func (bl *builder) densenet(x gpu.Tensor) {
 		}
 	}
 	hd := &preHead{b: bl.b, x: feat[2], dx: grad[2]}
-	hd.bn = bl.bn("bn_final", total[2], size[2], size[2])
+	hd.bn = bl.bn("bn_final", total[2], size[2], size[2], true)
 	hd.h = bl.tensor(bl.batch, total[2], size[2], size[2])
 	hd.dh = bl.tensor(bl.batch, total[2], size[2], size[2])
 	bl.add(hd)
@@ -121,7 +121,7 @@ func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr den
 	l := &denseLayer{b: bl.b, p: float32(bl.cfg.Dropout), bottleneck: bl.cfg.Bottleneck, scr: scr}
 	l.in, l.din = feat.Channels(0, c), grad.Channels(0, c)
 	l.out, l.dout = feat.Channels(c, k), grad.Channels(c, k)
-	l.bn1 = bl.bn(name+".bn1", c, H, W)
+	l.bn1 = bl.bn(name+".bn1", c, H, W, true)
 	l.a1 = bl.tensor(N, c, H, W)
 	inner := c
 	if l.bottleneck {
@@ -131,7 +131,7 @@ func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr den
 		if l.p > 0 {
 			l.md = bl.tensor(N, 4*k, H, W)
 		}
-		l.bn2 = bl.bn(name+".bn2", 4*k, H, W)
+		l.bn2 = bl.bn(name+".bn2", 4*k, H, W, true)
 		l.a2 = bl.tensor(N, 4*k, H, W)
 		inner = 4 * k
 	}
@@ -149,9 +149,6 @@ func (l *denseLayer) forward(train bool, seed uint64) error {
 	if err := l.bn1.forward(l.a1, l.in, train); err != nil {
 		return err
 	}
-	if err := l.b.ReLUForward(l.a1, l.a1); err != nil {
-		return err
-	}
 	last := l.a1
 	if l.bottleneck {
 		if err := l.conv1.forward(l.m, l.a1); err != nil {
@@ -165,9 +162,6 @@ func (l *denseLayer) forward(train bool, seed uint64) error {
 			md = l.md
 		}
 		if err := l.bn2.forward(l.a2, md, train); err != nil {
-			return err
-		}
-		if err := l.b.ReLUForward(l.a2, l.a2); err != nil {
 			return err
 		}
 		last = l.a2
@@ -195,15 +189,12 @@ func (l *denseLayer) backward() error {
 		if err := l.conv2.backward(da2, dy, l.a2, false); err != nil {
 			return err
 		}
-		if err := l.b.ReLUBackward(da2, da2, l.a2); err != nil {
-			return err
-		}
 		dm := within(l.scr.dMid, l.m.C)
 		md := l.m
 		if l.p > 0 {
 			md = l.md
 		}
-		if err := l.bn2.backward(dm, da2, md, false); err != nil {
+		if err := l.bn2.backward(dm, da2, md, l.a2, false); err != nil {
 			return err
 		}
 		if l.p > 0 {
@@ -219,10 +210,7 @@ func (l *denseLayer) backward() error {
 	} else if err := l.conv2.backward(da1, dy, l.a1, false); err != nil {
 		return err
 	}
-	if err := l.b.ReLUBackward(da1, da1, l.a1); err != nil {
-		return err
-	}
-	return l.bn1.backward(l.din, da1, l.in, true)
+	return l.bn1.backward(l.din, da1, l.in, l.a1, true)
 }
 
 // transition is BN-ReLU-Conv1x1-(dropout)-AvgPool2 from a whole block into
@@ -244,7 +232,7 @@ type transition struct {
 func (bl *builder) transition(name string, x, dx, y, dy gpu.Tensor) {
 	N, C, H, W := bl.batch, x.C, x.H, x.W
 	t := &transition{b: bl.b, p: float32(bl.cfg.Dropout), x: x, dx: dx, y: y, dy: dy}
-	t.bn = bl.bn(name+".bn", C, H, W)
+	t.bn = bl.bn(name+".bn", C, H, W, true)
 	t.a = bl.tensor(N, C, H, W)
 	t.da = bl.tensor(N, C, H, W)
 	t.conv = bl.conv(name+".conv", C, y.C, 1, 1, 0, H, W)
@@ -261,9 +249,6 @@ func (bl *builder) transition(name string, x, dx, y, dy gpu.Tensor) {
 func (t *transition) forward(train bool, seed uint64) error {
 	t.seed = seed
 	if err := t.bn.forward(t.a, t.x, train); err != nil {
-		return err
-	}
-	if err := t.b.ReLUForward(t.a, t.a); err != nil {
 		return err
 	}
 	if err := t.conv.forward(t.cd, t.a); err != nil {
@@ -291,10 +276,7 @@ func (t *transition) backward() error {
 	if err := t.conv.backward(t.da, t.dcd, t.a, false); err != nil {
 		return err
 	}
-	if err := t.b.ReLUBackward(t.da, t.da, t.a); err != nil {
-		return err
-	}
-	return t.bn.backward(t.dx, t.da, t.x, false)
+	return t.bn.backward(t.dx, t.da, t.x, t.a, false)
 }
 
 // preHead is the final BN-ReLU of a DenseNet, over the whole last block.
@@ -305,15 +287,9 @@ type preHead struct {
 }
 
 func (p *preHead) forward(train bool, _ uint64) error {
-	if err := p.bn.forward(p.h, p.x, train); err != nil {
-		return err
-	}
-	return p.b.ReLUForward(p.h, p.h)
+	return p.bn.forward(p.h, p.x, train)
 }
 
 func (p *preHead) backward() error {
-	if err := p.b.ReLUBackward(p.dh, p.dh, p.h); err != nil {
-		return err
-	}
-	return p.bn.backward(p.dx, p.dh, p.x, false)
+	return p.bn.backward(p.dx, p.dh, p.x, p.h, false)
 }

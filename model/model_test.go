@@ -1,7 +1,9 @@
 package model_test
 
 import (
+	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"repro/gpu"
@@ -220,5 +222,59 @@ func TestInferenceIsPerSample(t *testing.T) {
 		if a[i] != z[i] {
 			t.Fatalf("logit %d changed from %v to %v when another sample changed", i, a[i], z[i])
 		}
+	}
+}
+
+// TestFusedReLUMatchesUnfused: a net whose batch norms carry the fused ReLU
+// computes what the same net with separate ReLU ops does, forward and
+// backward (the CPU computes both from the same float32 expressions, so
+// exactly).
+func TestFusedReLUMatchesUnfused(t *testing.T) {
+	b, err := cpu.New(gpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const batch = 4
+	for name, c := range tiny() {
+		t.Run(name, func(t *testing.T) {
+			run := func(unfused bool) (logits, grads []float32) {
+				c.UnfusedReLU = unfused
+				net, err := model.New(b, c, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := net.Init(5); err != nil {
+					t.Fatal(err)
+				}
+				x := make([]float32, batch*3*32*32)
+				for i := range x {
+					x[i] = 2*gpu.Uniform(gpu.Mix(2, uint64(i))) - 1
+				}
+				labels, _ := b.AllocInt(batch)
+				met, _ := b.Alloc(3)
+				if err := errors.Join(b.UploadTensor(net.Input, x), b.UploadInt(labels, []int32{0, 9, 2, 7}), b.Zero(net.Grads),
+					net.Forward(true, 3)); err != nil {
+					t.Fatal(err)
+				}
+				if err := errors.Join(b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch), net.Backward()); err != nil {
+					t.Fatal(err)
+				}
+				logits, grads = make([]float32, batch*c.Classes), make([]float32, net.Grads.Len)
+				b.DownloadTensor(logits, net.Logits)
+				b.Download(grads, net.Grads)
+				return logits, grads
+			}
+			fl, fg := run(false)
+			ul, ug := run(true)
+			if !slices.Equal(fl, ul) {
+				t.Errorf("logits differ: fused %v, unfused %v", fl[:4], ul[:4])
+			}
+			for i := range fg {
+				if fg[i] != ug[i] {
+					t.Fatalf("gradient %d differs: fused %v, unfused %v", i, fg[i], ug[i])
+				}
+			}
+		})
 	}
 }

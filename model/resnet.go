@@ -14,7 +14,7 @@ func (bl *builder) resnet(x gpu.Tensor) {
 	n := (bl.cfg.Depth - 2) / 6
 	stem := &stem{b: bl.b, x: x}
 	stem.conv = bl.conv("conv1", 3, 16, 3, 1, 1, 32, 32)
-	stem.bn = bl.bn("bn1", 16, 32, 32)
+	stem.bn = bl.bn("bn1", 16, 32, 32, true)
 	stem.c = bl.tensor(bl.batch, 16, 32, 32)
 	stem.h = bl.tensor(bl.batch, 16, 32, 32)
 	stem.dh = bl.tensor(bl.batch, 16, 32, 32)
@@ -55,17 +55,11 @@ func (s *stem) forward(train bool, _ uint64) error {
 	if err := s.conv.forward(s.c, s.x); err != nil {
 		return err
 	}
-	if err := s.bn.forward(s.h, s.c, train); err != nil {
-		return err
-	}
-	return s.b.ReLUForward(s.h, s.h)
+	return s.bn.forward(s.h, s.c, train)
 }
 
 func (s *stem) backward() error {
-	if err := s.b.ReLUBackward(s.dh, s.dh, s.h); err != nil {
-		return err
-	}
-	if err := s.bn.backward(s.tmp, s.dh, s.c, false); err != nil {
+	if err := s.bn.backward(s.tmp, s.dh, s.c, s.h, false); err != nil {
 		return err
 	}
 	return s.conv.backward(gpu.Tensor{}, s.tmp, s.x, false)
@@ -91,12 +85,12 @@ type block struct {
 func (bl *builder) block(name string, x, dx gpu.Tensor, width, size, stride int, tA, tB gpu.Tensor) *block {
 	k := &block{b: bl.b, x: x, dx: dx, tA: tA, tB: tB}
 	k.conv1 = bl.conv(name+".conv1", x.C, width, 3, stride, 1, x.H, x.W)
-	k.bn1 = bl.bn(name+".bn1", width, size, size)
+	k.bn1 = bl.bn(name+".bn1", width, size, size, true)
 	k.conv2 = bl.conv(name+".conv2", width, width, 3, 1, 1, size, size)
-	k.bn2 = bl.bn(name+".bn2", width, size, size)
+	k.bn2 = bl.bn(name+".bn2", width, size, size, false)
 	if bl.cfg.Shortcut == "B" && (stride != 1 || x.C != width) {
 		k.proj = bl.conv(name+".shortcut.0", x.C, width, 1, stride, 0, x.H, x.W)
-		k.projBN = bl.bn(name+".shortcut.1", width, size, size)
+		k.projBN = bl.bn(name+".shortcut.1", width, size, size, false)
 		k.pc = bl.tensor(bl.batch, width, size, size)
 		k.pb = bl.tensor(bl.batch, width, size, size)
 	}
@@ -114,9 +108,6 @@ func (k *block) forward(train bool, _ uint64) error {
 		return err
 	}
 	if err := k.bn1.forward(k.h, k.c1, train); err != nil {
-		return err
-	}
-	if err := k.b.ReLUForward(k.h, k.h); err != nil {
 		return err
 	}
 	if err := k.conv2.forward(k.c2, k.h); err != nil {
@@ -146,23 +137,20 @@ func (k *block) backward() error {
 	if err := k.b.ReLUBackward(dsum, k.dout, k.out); err != nil {
 		return err
 	}
-	if err := k.bn2.backward(k.tA, dsum, k.c2, false); err != nil {
+	if err := k.bn2.backward(k.tA, dsum, k.c2, k.out, false); err != nil {
 		return err
 	}
 	if err := k.conv2.backward(k.tB, k.tA, k.h, false); err != nil {
 		return err
 	}
-	if err := k.b.ReLUBackward(k.tB, k.tB, k.h); err != nil {
-		return err
-	}
-	if err := k.bn1.backward(k.tA, k.tB, k.c1, false); err != nil {
+	if err := k.bn1.backward(k.tA, k.tB, k.c1, k.h, false); err != nil {
 		return err
 	}
 	if err := k.conv1.backward(k.dx, k.tA, k.x, false); err != nil {
 		return err
 	}
 	if k.proj != nil {
-		if err := k.projBN.backward(k.tA, dsum, k.pc, false); err != nil {
+		if err := k.projBN.backward(k.tA, dsum, k.pc, k.pb, false); err != nil {
 			return err
 		}
 		return k.proj.backward(k.dx, k.tA, k.x, true)

@@ -15,8 +15,12 @@
 #   3. a short real training run of ResNet-20 on the GPU and on the CPU, same
 #      seed and recipe, and the per-epoch test accuracies side by side (the CPU
 #      side comes from the bundle's cpu-reference/ when make device-bundle made it)
-#   4. repro bench on the GPU, and PyTorch's eager peer when torch is present
-#   5. (only when named in STEPS) profile: where our step's time goes
+#   4. repro bench on the GPU, and PyTorch's eager peer when torch is present:
+#      convolutions by cudnnFind (-conv-algos legacy), by the cuDNN backend
+#      API's engines (graph) and by the faster of the two (all), and the
+#      batch norms' fused ReLU against separate ops (-fused-relu=false)
+#   5. (only when named in STEPS) profile: where our step's time goes;
+#      nographs, kernels, nhwc: see below
 # The summary is OUTDIR/summary.txt; the exit status is non-zero when a step failed.
 # STEPS (default "gpu parity train bench") picks steps, e.g. STEPS=parity to
 # rerun one. With the bundle's cpu-reference/ (make device-bundle) the default
@@ -141,9 +145,11 @@ if want bench; then
   step bench 120 "$bin/repro" bench -backend cuda -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-graph 150 "$bin/repro" bench -backend cuda -conv-algos graph -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-all 150 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56,densenet-bc100 -steps 20 -warmup 5
-  step bench-nographs 120 "$bin/repro" bench -backend cuda -graphs=false -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
+  # the batch norms' fused ReLU (our kernels) against cuDNN's batch norm and
+  # a separate ReLU
+  step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-b64 60 "$bin/repro" bench -backend cuda -conv-algos all -models densenet-bc100 -batch 64 -steps 20 -warmup 5
-  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-nographs.txt" "$out/bench-b64.txt" >> "$summary"
+  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-unfused.txt" "$out/bench-b64.txt" >> "$summary"
   REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     # TORCH_MODES=eager,compile adds torch.compile (minutes of compiling)
@@ -153,9 +159,13 @@ if want bench; then
 fi
 
 # 5. where the time goes (not in the default steps): every op of our step
-# timed; nhwc adds PyTorch with cuDNN's NHWC kernels, for comparison
+# timed; nhwc adds PyTorch with cuDNN's NHWC kernels, for comparison;
+# nographs what the CUDA graphs gain
+if want nographs; then
+  step bench-nographs 120 "$bin/repro" bench -backend cuda -graphs=false -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
+fi
 if want profile; then
-  step profile 120 "$bin/repro" bench -backend cuda -models resnet56,densenet-bc100 -steps 10 -warmup 3 -profile
+  step profile 120 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56,densenet-bc100 -steps 10 -warmup 3 -profile
 fi
 # kernels (on request): the GPU's own time of every kernel of one training
 # step, ours through Nsight Compute (clocks and caches left alone), PyTorch's

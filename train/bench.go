@@ -38,12 +38,19 @@ type BenchResult struct {
 	BytesPerStep  float64 // Go heap bytes allocated per timed step
 }
 
-// benchTrainer builds the trainer of a model on synthetic images, and
-// returns it with the model's forward GFLOP per image.
-func benchTrainer(b gpu.Backend, modelName string, batch, testImages int) (*trainer, float64, error) {
+// BenchConfig is the recipe the benches train: the defaults with model and
+// batch size set.
+func BenchConfig(modelName string, batch int) Config {
 	cfg := Defaults()
 	cfg.Model = modelName
 	cfg.Batch = batch
+	return cfg
+}
+
+// benchTrainer builds the trainer of cfg on synthetic images, and returns it
+// with the model's forward GFLOP per image.
+func benchTrainer(b gpu.Backend, cfg Config, testImages int) (*trainer, float64, error) {
+	batch := cfg.Batch
 	if err := cfg.Validate(); err != nil {
 		return nil, 0, err
 	}
@@ -78,15 +85,16 @@ func benchTrainer(b gpu.Backend, modelName string, batch, testImages int) (*trai
 // backward, SGD update) of a model on b with synthetic images: warmup steps,
 // then steps timed one by one, each waited for; the median is the figure.
 // Then the same number of steps run back to back for the pipelined rate.
-func Bench(b gpu.Backend, modelName string, batch, warmup, steps int) (*BenchResult, error) {
+func Bench(b gpu.Backend, cfg Config, warmup, steps int) (*BenchResult, error) {
 	if steps < 1 || warmup < 0 {
 		return nil, fmt.Errorf("bench: steps %d, warmup %d: want steps >= 1, warmup >= 0", steps, warmup)
 	}
-	t, gflops, err := benchTrainer(b, modelName, batch, max(steps, 2)*batch)
+	batch := cfg.Batch
+	t, gflops, err := benchTrainer(b, cfg, max(steps, 2)*batch)
 	if err != nil {
 		return nil, err
 	}
-	res := &BenchResult{Model: modelName, Batch: batch, Params: t.net.Params.Len}
+	res := &BenchResult{Model: cfg.Model, Batch: batch, Params: t.net.Params.Len}
 	step := 0
 	for i := 0; i < warmup; i++ {
 		if err := t.step(0, 0, t.dev.aug, &step); err != nil {
@@ -149,12 +157,12 @@ func Bench(b gpu.Backend, modelName string, batch, warmup, steps int) (*BenchRes
 
 // BenchProfile runs warmup steps of a model, then steps with every op
 // waited for and timed (package gpu/profile), and returns the table.
-func BenchProfile(b gpu.Backend, modelName string, batch, warmup, steps int) (*profile.Backend, error) {
+func BenchProfile(b gpu.Backend, cfg Config, warmup, steps int) (*profile.Backend, error) {
 	if steps < 1 || warmup < 0 {
 		return nil, fmt.Errorf("bench: steps %d, warmup %d: want steps >= 1, warmup >= 0", steps, warmup)
 	}
 	p := profile.Wrap(b)
-	t, _, err := benchTrainer(p, modelName, batch, batch)
+	t, _, err := benchTrainer(p, cfg, cfg.Batch)
 	if err != nil {
 		return nil, err
 	}

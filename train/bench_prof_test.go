@@ -15,7 +15,7 @@ func BenchmarkTrainStepResNet20(bm *testing.B) {
 		bm.Fatal(err)
 	}
 	defer b.Close()
-	t, gflops, err := benchTrainer(b, "resnet20", 128, 128)
+	t, gflops, err := benchTrainer(b, BenchConfig("resnet20", 128), 128)
 	if err != nil {
 		bm.Fatal(err)
 	}

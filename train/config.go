@@ -35,6 +35,10 @@ type Config struct {
 	Augment   AugmentConfig   `toml:"augment"`
 	Optimizer OptimizerConfig `toml:"optimizer"`
 	Schedule  ScheduleConfig  `toml:"schedule"`
+
+	// UnfusedReLU is model.Config.UnfusedReLU: the same math, so not a
+	// recipe key; repro bench -fused-relu=false sets it.
+	UnfusedReLU bool `toml:"-"`
 }
 
 // ArchOverrides change a preset; unset fields keep the preset's value.
@@ -166,6 +170,7 @@ func (c Config) ModelConfig() (model.Config, error) {
 	if a.Init != nil {
 		m.Init = *a.Init
 	}
+	m.UnfusedReLU = c.UnfusedReLU
 	if err := m.Validate(); err != nil {
 		return m, fmt.Errorf("arch: %w", err)
 	}

@@ -25,6 +25,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	strict := fs.Bool("strict-fp32", false, "cuda: no TF32 in convolutions")
 	graphs := fs.Bool("graphs", true, "cuda: replay each step as a CUDA graph (false: issue every op one by one)")
 	convAlgos := fs.String("conv-algos", "legacy", "cuda: where convolution algorithms come from: legacy (cudnnFind), graph (cuDNN backend API engines, TF32 tensor cores) or all (both, the fastest wins)")
+	fused := fs.Bool("fused-relu", true, "fuse each batch norm's ReLU into it (false: the ReLU runs as its own op, to measure the fusion)")
 	prof := fs.Bool("profile", false, "after each model, time every op of -steps more steps (each op waited for) and print where the time goes")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -62,7 +63,9 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		r, err := train.Bench(b, m, *batch, *warmup, *steps)
+		cfg := train.BenchConfig(m, *batch)
+		cfg.UnfusedReLU = !*fused
+		r, err := train.Bench(b, cfg, *warmup, *steps)
 		b.Close()
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", m, err)
@@ -76,7 +79,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 			if b, err = open(); err != nil {
 				return err
 			}
-			p, err := train.BenchProfile(b, m, *batch, *warmup, *steps)
+			p, err := train.BenchProfile(b, cfg, *warmup, *steps)
 			b.Close()
 			if err != nil {
 				return fmt.Errorf("bench -profile %s: %w", m, err)

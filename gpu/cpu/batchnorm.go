@@ -169,11 +169,16 @@ func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMe
 }
 
 // Backward computes dgamma, dbeta (+=) and dx (=, +=); see gpu.BatchNorm.
-func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
 	const op = "backward"
 	var err error
 	if bn.x, err = bn.tensor(op, "x", x); err != nil {
 		return err
+	}
+	if bn.s.ReLU { // the fused ReLU's output masks dy
+		if bn.y, err = bn.tensor(op, "y", y); err != nil {
+			return err
+		}
 	}
 	if bn.dy, err = bn.tensor(op, "dy", dy); err != nil {
 		return err
@@ -233,12 +238,21 @@ func (bn *batchNorm) run(w, lo, hi int) {
 		clear(red)
 		vec.Sums(red[:C], red[C:], x, bn.x.ld, rows, C)
 	case bnAffine:
-		vec.Affine(bn.y.from(lo), bn.y.ld, x, bn.x.ld, bn.k1, bn.k0, rows, C)
+		vec.Affine(bn.y.from(lo), bn.y.ld, x, bn.x.ld, bn.k1, bn.k0, rows, C, bn.s.ReLU)
 	case bnGradStats:
 		red := bn.b.red[w][:2*C]
 		clear(red)
-		vec.GradSums(red[:C], red[C:], bn.dy.from(lo), bn.dy.ld, x, bn.x.ld, rows, C)
+		vec.GradSums(red[:C], red[C:], bn.dy.from(lo), bn.dy.ld, bn.maskFrom(lo), bn.y.ld, x, bn.x.ld, rows, C)
 	case bnGrad:
-		vec.AffineGrad(bn.dx.from(lo), bn.dx.ld, bn.dy.from(lo), bn.dy.ld, x, bn.x.ld, bn.k1, bn.k2, bn.k0, rows, C, bn.accumulate)
+		vec.AffineGrad(bn.dx.from(lo), bn.dx.ld, bn.dy.from(lo), bn.dy.ld, bn.maskFrom(lo), bn.y.ld, x, bn.x.ld, bn.k1, bn.k2, bn.k0, rows, C, bn.accumulate)
 	}
+}
+
+// maskFrom is, in the backward phases, the fused ReLU's output from pixel lo
+// on, or nil without a fused ReLU.
+func (bn *batchNorm) maskFrom(lo int) []float32 {
+	if !bn.s.ReLU {
+		return nil
+	}
+	return bn.y.from(lo)
 }

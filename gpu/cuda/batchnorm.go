@@ -10,9 +10,11 @@ import (
 )
 
 // batchNorm is spatial batch normalization planned for one shape: cuDNN
-// when every tensor of the call is a whole (packed) tensor, our kernels when
-// one is a channel view (a DenseNet layer normalizes a prefix of its block),
-// which cuDNN's batch norm does not promise to take.
+// when every tensor of the call is a whole (packed) tensor and no ReLU is
+// fused, our kernels when one is a channel view (a DenseNet layer normalizes
+// a prefix of its block), which cuDNN's batch norm does not promise to take,
+// or when the ReLU is fused (which cuDNN's legacy batch norm cannot do for
+// FP32 NCHW).
 type batchNorm struct {
 	b   *Backend
 	s   gpu.BatchNormSpec
@@ -94,7 +96,7 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 		return err
 	}
 	b, s := bn.b, bn.s
-	if vx.packed() && vy.packed() {
+	if vx.packed() && vy.packed() && !s.ReLU {
 		return b.dnn.BNForwardTraining(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, s.Momentum, rm, rv, s.Eps, sm, si)
 	}
 	a := b.args
@@ -131,6 +133,7 @@ func (bn *batchNorm) apply(vy, vx view, k1, k0 lib.DevicePtr) error {
 	a.Ptr(k1)
 	a.Ptr(k0)
 	bn.argsNCHW(vx)
+	a.Int(boolInt(bn.s.ReLU))
 	return b.launch(b.fn.bnApply, vx.n*vx.chw())
 }
 
@@ -150,7 +153,7 @@ func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMe
 		return err
 	}
 	b, s := bn.b, bn.s
-	if vx.packed() && vy.packed() {
+	if vx.packed() && vy.packed() && !s.ReLU {
 		return b.dnn.BNForwardInference(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, rm, rv, s.Eps)
 	}
 	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
@@ -167,12 +170,19 @@ func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMe
 	return bn.apply(vy, vx, k1, k0)
 }
 
-// Backward computes dgamma, dbeta (+=) and dx (=, +=).
-func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+// Backward computes dgamma, dbeta (+=) and dx (=, +=); with the fused ReLU,
+// from dy masked by its output y.
+func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
 	const op = "backward"
 	vx, err := bn.tensor(op, "x", x)
 	if err != nil {
 		return err
+	}
+	var vm view // the mask: the fused ReLU's output, or none (a NULL pointer)
+	if bn.s.ReLU {
+		if vm, err = bn.tensor(op, "y", y); err != nil {
+			return err
+		}
 	}
 	vdy, err := bn.tensor(op, "dy", dy)
 	if err != nil {
@@ -187,7 +197,7 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.
 		return err
 	}
 	b, s := bn.b, bn.s
-	if vx.packed() && vdy.packed() && vdx.packed() {
+	if vx.packed() && vdy.packed() && vdx.packed() && !s.ReLU {
 		betaData := float32(0)
 		if accumulate {
 			betaData = 1
@@ -200,6 +210,7 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.
 	a.Ptr(db)
 	a.Ptr(b.bnScratch)
 	b.argView(vdy)
+	b.argView(vm)
 	b.argView(vx)
 	a.Ptr(g)
 	a.Ptr(sm)
@@ -211,6 +222,7 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.
 	a.Reset()
 	b.argView(vdx)
 	b.argView(vdy)
+	b.argView(vm)
 	b.argView(vx)
 	a.Ptr(b.bnScratch)
 	bn.argsNCHW(vx)

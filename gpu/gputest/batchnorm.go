@@ -35,10 +35,17 @@ func bnShapes() []bnShape {
 func batchNormCases() []Case {
 	var cs []Case
 	for _, sh := range bnShapes() {
-		cs = append(cs,
-			newCase(join("batchnorm", sh.name, "forward-train"), func(e *env) { e.bnForwardTrain(sh) }),
-			newCase(join("batchnorm", sh.name, "forward-infer"), func(e *env) { e.bnForwardInfer(sh) }),
-			newCase(join("batchnorm", sh.name, "backward"), func(e *env) { e.bnBackward(sh) }))
+		for _, relu := range []bool{false, true} {
+			name := sh.name
+			if relu {
+				sh.s.ReLU = true
+				name += "-relu"
+			}
+			cs = append(cs,
+				newCase(join("batchnorm", name, "forward-train"), func(e *env) { e.bnForwardTrain(sh) }),
+				newCase(join("batchnorm", name, "forward-infer"), func(e *env) { e.bnForwardInfer(sh) }),
+				newCase(join("batchnorm", name, "backward"), func(e *env) { e.bnBackward(sh) }))
+		}
 	}
 	return cs
 }
@@ -120,22 +127,30 @@ func (e *env) bnBackward(sh bnShape) {
 	xv := e.bnInput(x)
 	dy := e.at(ts, sh.yParent, sh.yC0)
 	dyv := e.fill(dy)
-	gv := e.uniform(s.C, 0.5, 1.5)
-	// The saved statistics of this x, rounded to float32 as a backend keeps them.
-	mean64, invstd64 := make([]float64, s.C), make([]float64, s.C)
-	ref.BatchNormForwardTrain(make([]float64, ts.Elems()), mean64, invstd64, make([]float64, s.C), make([]float64, s.C),
-		widen(xv), widen(gv), make([]float64, s.C), s)
-	mv, iv := narrow(mean64), narrow(invstd64)
+	gv, bv := e.uniform(s.C, 0.5, 1.5), e.uniform(s.C, -0.5, 0.5)
+	// The saved statistics of this x and its output, rounded to float32 as a
+	// backend keeps them; with ReLU about half the outputs are 0.
+	y64, mean64, invstd64 := make([]float64, ts.Elems()), make([]float64, s.C), make([]float64, s.C)
+	ref.BatchNormForwardTrain(y64, mean64, invstd64, make([]float64, s.C), make([]float64, s.C),
+		widen(xv), widen(gv), widen(bv), s)
+	mv, iv, yv := narrow(mean64), narrow(invstd64), narrow(y64)
+	var y gpu.Tensor // read only with ReLU
+	var yBefore []float32
+	if s.ReLU {
+		y = e.at(ts, sh.yParent, sh.yC0)
+		e.put(y, yv)
+		yBefore = e.snap(y)
+	}
 	gamma, saveMean, saveInvStd := e.slice(gv), e.slice(mv), e.slice(iv)
 	gx, gg, gb := make([]float64, ts.Elems()), make([]float64, s.C), make([]float64, s.C)
-	ref.BatchNormBackward(gx, gg, gb, widen(dyv), widen(xv), widen(gv), widen(mv), widen(iv), s, false)
+	ref.BatchNormBackward(gx, gg, gb, widen(dyv), widen(xv), widen(yv), widen(gv), widen(mv), widen(iv), s, false)
 	xBefore, dyBefore := e.snap(x), e.snap(dy)
 
 	dg0, db0 := e.rnd(s.C), e.rnd(s.C)
 	dgamma, dbeta := e.slice(dg0), e.slice(db0)
 	dx := e.at(ts, sh.xParent, sh.xC0)
 	dxBefore := e.snap(dx)
-	e.do("BatchNorm.Backward", bn.Backward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd, false))
+	e.do("BatchNorm.Backward", bn.Backward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvStd, false))
 	e.expect("dx", dx, dxBefore, gx)
 	e.expectS("dgamma", dgamma, addTo(dg0, gg))
 	e.expectS("dbeta", dbeta, addTo(db0, gb))
@@ -144,13 +159,16 @@ func (e *env) bnBackward(sh bnShape) {
 	dx0 := e.fill(dx)
 	dxBefore = e.snap(dx)
 	dg0, db0 = e.getS(dgamma), e.getS(dbeta)
-	e.do("BatchNorm.Backward (accumulate)", bn.Backward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd, true))
+	e.do("BatchNorm.Backward (accumulate)", bn.Backward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvStd, true))
 	e.expect("dx (accumulate)", dx, dxBefore, addTo(dx0, gx))
 	e.expectS("dgamma", dgamma, addTo(dg0, gg))
 	e.expectS("dbeta", dbeta, addTo(db0, gb))
 
 	e.unchanged("x", x, xBefore)
 	e.unchanged("dy", dy, dyBefore)
+	if s.ReLU {
+		e.unchanged("y", y, yBefore)
+	}
 	e.unchangedS("saveMean", saveMean, mv)
 	e.unchangedS("saveInvStd", saveInvStd, iv)
 }

@@ -232,9 +232,13 @@ func (bn *refBatchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, ru
 	return nil
 }
 
-func (bn *refBatchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+func (bn *refBatchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
 	dxv, dg, db := gather(dx), wide(dgamma), wide(dbeta)
-	ref.BatchNormBackward(dxv, dg, db, gather(dy), gather(x), wide(gamma), wide(saveMean), wide(saveInvStd), bn.s, accumulate)
+	var yv []float64
+	if bn.s.ReLU {
+		yv = gather(y)
+	}
+	ref.BatchNormBackward(dxv, dg, db, gather(dy), gather(x), yv, wide(gamma), wide(saveMean), wide(saveInvStd), bn.s, accumulate)
 	scatter(dx, dxv)
 	setSlice(dgamma, dg)
 	setSlice(dbeta, db)

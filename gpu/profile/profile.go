@@ -172,17 +172,27 @@ type batchNorm struct {
 
 func (b *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
 	b.p.begin()
-	return b.p.end("batchnorm train forward"+layout(x), b.BatchNorm.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta))
+	return b.p.end(b.name("train forward", x), b.BatchNorm.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta))
 }
 
 func (b *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	b.p.begin()
-	return b.p.end("batchnorm infer forward"+layout(x), b.BatchNorm.ForwardInfer(y, x, gamma, beta, runMean, runVar))
+	return b.p.end(b.name("infer forward", x), b.BatchNorm.ForwardInfer(y, x, gamma, beta, runMean, runVar))
 }
 
-func (b *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+func (b *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
 	b.p.begin()
-	return b.p.end("batchnorm backward"+layout(x), b.BatchNorm.Backward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd, accumulate))
+	return b.p.end(b.name("backward", x), b.BatchNorm.Backward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvStd, accumulate))
+}
+
+// name is the profile row of a batch-norm call: "batchnorm+relu backward
+// (view)" and the like.
+func (b *batchNorm) name(pass string, x gpu.Tensor) string {
+	op := "batchnorm "
+	if b.Spec().ReLU {
+		op = "batchnorm+relu "
+	}
+	return op + pass + layout(x)
 }
 
 func (p *Backend) ReLUForward(y, x gpu.Tensor) error {

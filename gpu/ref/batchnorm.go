@@ -26,7 +26,7 @@ func bnShape(op string, s gpu.BatchNormSpec) (Shape, int) {
 //	runVar[c] = (1-Momentum)*runVar[c] + Momentum*var[c]*m/(m-1)
 //
 // The running variance takes the unbiased batch variance, so m must be at
-// least 2.
+// least 2. With s.ReLU, y[n,c,i,j] = max(that value, 0).
 func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta []float64, s gpu.BatchNormSpec) {
 	const op = "BatchNormForwardTrain"
 	sh, m := bnShape(op, s)
@@ -61,7 +61,7 @@ func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, b
 		for n := 0; n < sh.N; n++ {
 			for i := 0; i < sh.H*sh.W; i++ {
 				k := sh.Index(n, c, 0, 0) + i
-				y[k] = gamma[c]*(x[k]-mean)*invstd + beta[c]
+				y[k] = bnOut(gamma[c]*(x[k]-mean)*invstd+beta[c], s)
 			}
 		}
 		saveMean[c], saveInvStd[c] = mean, invstd
@@ -74,6 +74,8 @@ func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, b
 // gpu.BatchNorm.ForwardInfer:
 //
 //	y[n,c,i,j] = gamma[c]*(x[n,c,i,j]-runMean[c])/sqrt(runVar[c]+Eps) + beta[c]
+//
+// and with s.ReLU, max(that value, 0).
 func BatchNormForwardInfer(y, x, gamma, beta, runMean, runVar []float64, s gpu.BatchNormSpec) {
 	const op = "BatchNormForwardInfer"
 	sh, _ := bnShape(op, s)
@@ -88,7 +90,7 @@ func BatchNormForwardInfer(y, x, gamma, beta, runMean, runVar []float64, s gpu.B
 			invstd := 1 / math.Sqrt(runVar[c]+s.Eps)
 			for i := 0; i < sh.H*sh.W; i++ {
 				k := sh.Index(n, c, 0, 0) + i
-				y[k] = gamma[c]*(x[k]-runMean[c])*invstd + beta[c]
+				y[k] = bnOut(gamma[c]*(x[k]-runMean[c])*invstd+beta[c], s)
 			}
 		}
 	}
@@ -101,12 +103,26 @@ func BatchNormForwardInfer(y, x, gamma, beta, runMean, runVar []float64, s gpu.B
 //	dbeta[c] += sum dy
 //	dgamma[c] += sum dy*xhat
 //	dx (=, or += when accumulate) gamma[c]*saveInvStd[c]*(dy - mean_c(dy) - xhat*mean_c(dy*xhat))
-func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd []float64, s gpu.BatchNormSpec, accumulate bool) {
+//
+// With s.ReLU, dy is first replaced by dy where y > 0, else 0: y is the
+// forward's output, the gradient is that of max(bn(x), 0). y is read only
+// then (it may be nil otherwise).
+func BatchNormBackward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvStd []float64, s gpu.BatchNormSpec, accumulate bool) {
 	const op = "BatchNormBackward"
 	sh, m := bnShape(op, s)
 	need(op, "dx", dx, sh.Elems())
 	need(op, "dy", dy, sh.Elems())
 	need(op, "x", x, sh.Elems())
+	if s.ReLU {
+		need(op, "y", y, sh.Elems())
+		masked := make([]float64, len(dy))
+		for k := range dy {
+			if y[k] > 0 {
+				masked[k] = dy[k]
+			}
+		}
+		dy = masked
+	}
 	for _, p := range []struct {
 		name string
 		v    []float64
@@ -136,4 +152,12 @@ func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd []f
 		dgamma[c] += sumDyXhat
 	}
 	store(dx, g, accumulate)
+}
+
+// bnOut is a batch norm's output value v, after the fused ReLU if s has one.
+func bnOut(v float64, s gpu.BatchNormSpec) float64 {
+	if s.ReLU {
+		return max(v, 0)
+	}
+	return v
 }

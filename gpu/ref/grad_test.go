@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -120,6 +121,8 @@ func TestBatchNormGradient(t *testing.T) {
 	for _, s := range []gpu.BatchNormSpec{
 		{N: 2, C: 3, H: 2, W: 3, Eps: 1e-5, Momentum: 0.1},
 		{N: 4, C: 2, H: 1, W: 1, Eps: 1e-3, Momentum: 0.1},
+		{N: 2, C: 3, H: 2, W: 3, Eps: 1e-5, Momentum: 0.1, ReLU: true},
+		{N: 3, C: 2, H: 2, W: 2, Eps: 1e-3, Momentum: 0.1, ReLU: true},
 	} {
 		rng := rand.New(rand.NewPCG(2, uint64(s.N)))
 		sh := Shape{s.N, s.C, s.H, s.W}
@@ -128,15 +131,32 @@ func TestBatchNormGradient(t *testing.T) {
 			x[i] = 2*x[i] + 0.5 // mean and spread away from 0 and 1
 		}
 		gamma, beta := randVec(rng, s.C), randVec(rng, s.C)
+		if s.ReLU { // about half the outputs at 0, none near the kink
+			for c := range gamma {
+				gamma[c], beta[c] = 0.5+math.Abs(gamma[c]), 0.2*beta[c]
+			}
+		}
 		y := make([]float64, len(x))
 		mean, invstd := make([]float64, s.C), make([]float64, s.C)
 		BatchNormForwardTrain(y, mean, invstd, make([]float64, s.C), make([]float64, s.C), x, gamma, beta, s)
 		dx, dgamma, dbeta := make([]float64, len(x)), make([]float64, s.C), make([]float64, s.C)
-		BatchNormBackward(dx, dgamma, dbeta, r, x, gamma, mean, invstd, s, false)
+		BatchNormBackward(dx, dgamma, dbeta, r, x, y, gamma, mean, invstd, s, false)
+		if s.ReLU {
+			zeros := 0
+			for _, v := range y {
+				if v == 0 {
+					zeros++
+				}
+			}
+			if zeros == 0 || zeros == len(y) {
+				t.Fatalf("ReLU %s: %d of %d outputs are 0: the mask is not exercised", sh, zeros, len(y))
+			}
+		}
 		loss := bnLoss(y, x, gamma, beta, r, s)
-		checkGrad(t, "batchnorm dx "+sh.String(), loss, x, dx)
-		checkGrad(t, "batchnorm dgamma "+sh.String(), loss, gamma, dgamma)
-		checkGrad(t, "batchnorm dbeta "+sh.String(), loss, beta, dbeta)
+		name := fmt.Sprintf("batchnorm relu=%v ", s.ReLU) + sh.String()
+		checkGrad(t, name+" dx", loss, x, dx)
+		checkGrad(t, name+" dgamma", loss, gamma, dgamma)
+		checkGrad(t, name+" dbeta", loss, beta, dbeta)
 	}
 }
 

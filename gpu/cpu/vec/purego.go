@@ -15,20 +15,20 @@ func reluBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32, l
 	refReLUBackward(dx, lddx, dy, lddy, y, ldy, rows, c)
 }
 
-func affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int) {
-	refAffine(y, ldy, x, ldx, k1, k0, rows, c)
+func affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int, relu bool) {
+	refAffine(y, ldy, x, ldx, k1, k0, rows, c, relu)
 }
 
-func affineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
-	refAffineGrad(dx, lddx, dy, lddy, x, ldx, k1, k2, k0, rows, c, accumulate)
+func affineGrad(dx []float32, lddx int, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
+	refAffineGrad(dx, lddx, dy, lddy, mask, ldm, x, ldx, k1, k2, k0, rows, c, accumulate)
 }
 
 func sumsSq(s1, s2 []float64, x []float32, ldx int, rows, c int) {
 	refSumsSq(s1, s2, x, ldx, rows, c)
 }
 
-func sumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, rows, c int) {
-	refSumsDot(s1, s2, dy, lddy, x, ldx, rows, c)
+func sumsDot(s1, s2 []float64, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, rows, c int) {
+	refSumsDot(s1, s2, dy, lddy, mask, ldm, x, ldx, rows, c)
 }
 
 func im2col(cols []float32, x []float32, ldx, c, images int, w Window) {

@@ -31,28 +31,45 @@ func refReLUBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32
 	}
 }
 
-func refAffine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int) {
+func refAffine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int, relu bool) {
 	k1, k0 = k1[:c], k0[:c]
 	for r := 0; r < rows; r++ {
 		yr, xr := y[r*ldy:r*ldy+c], x[r*ldx:r*ldx+c]
 		for j, v := range xr {
 			yr[j] = v*k1[j] + k0[j]
+			if relu {
+				yr[j] = max(yr[j], 0)
+			}
 		}
 	}
 }
 
-func refAffineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
+// masked is dy[j], or 0 where a mask row is given and mr[j] is not > 0.
+func masked(dy, mr []float32, j int) float32 {
+	if mr != nil && !(mr[j] > 0) {
+		return 0
+	}
+	return dy[j]
+}
+
+// maskRow is row r of mask (ldm apart), or nil without a mask.
+func maskRow(mask []float32, ldm, r, c int) []float32 {
+	if mask == nil {
+		return nil
+	}
+	return mask[r*ldm : r*ldm+c]
+}
+
+func refAffineGrad(dx []float32, lddx int, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
 	k1, k2, k0 = k1[:c], k2[:c], k0[:c]
 	for r := 0; r < rows; r++ {
-		dxr, dyr, xr := dx[r*lddx:r*lddx+c], dy[r*lddy:r*lddy+c], x[r*ldx:r*ldx+c]
-		if accumulate {
-			for j, g := range dyr {
-				dxr[j] += g*k1[j] + xr[j]*k2[j] + k0[j]
+		dxr, dyr, xr, mr := dx[r*lddx:r*lddx+c], dy[r*lddy:r*lddy+c], x[r*ldx:r*ldx+c], maskRow(mask, ldm, r, c)
+		for j := range dyr {
+			v := masked(dyr, mr, j)*k1[j] + xr[j]*k2[j] + k0[j]
+			if accumulate {
+				v += dxr[j]
 			}
-		} else {
-			for j, g := range dyr {
-				dxr[j] = g*k1[j] + xr[j]*k2[j] + k0[j]
-			}
+			dxr[j] = v
 		}
 	}
 }
@@ -68,12 +85,12 @@ func refSumsSq(s1, s2 []float64, x []float32, ldx int, rows, c int) {
 	}
 }
 
-func refSumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, rows, c int) {
+func refSumsDot(s1, s2 []float64, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, rows, c int) {
 	s1, s2 = s1[:c], s2[:c]
 	for r := 0; r < rows; r++ {
-		xr := x[r*ldx : r*ldx+c]
-		for j, g := range dy[r*lddy : r*lddy+c] {
-			f := float64(g)
+		dyr, xr, mr := dy[r*lddy:r*lddy+c], x[r*ldx:r*ldx+c], maskRow(mask, ldm, r, c)
+		for j := range dyr {
+			f := float64(masked(dyr, mr, j))
 			s1[j] += f
 			s2[j] += f * float64(xr[j])
 		}

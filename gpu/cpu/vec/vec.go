@@ -65,9 +65,10 @@ func ReLUBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32, l
 	reluBackward(dx, lddx, dy, lddy, y, ldy, rows, c)
 }
 
-// Affine computes y[r][j] = x[r][j]*k1[j] + k0[j]: batch norm's forward
-// once its statistics are folded into k1 and k0.
-func Affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int) {
+// Affine computes y[r][j] = x[r][j]*k1[j] + k0[j], then max(y, 0) when relu
+// is set: batch norm's forward once its statistics are folded into k1 and
+// k0, with the fused ReLU.
+func Affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int, relu bool) {
 	fits("affine y", y, rows, c, ldy)
 	fits("affine x", x, rows, c, ldx)
 	perChannel("affine k1", k1, c)
@@ -75,15 +76,20 @@ func Affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, 
 	if rows == 0 || c == 0 {
 		return
 	}
-	affine(y, ldy, x, ldx, k1, k0, rows, c)
+	affine(y, ldy, x, ldx, k1, k0, rows, c, relu)
 }
 
-// AffineGrad computes dx[r][j] = dy[r][j]*k1[j] + x[r][j]*k2[j] + k0[j], or
-// adds it to dx when accumulate is set: batch norm's input gradient once its
-// sums are folded into k0, k1 and k2.
-func AffineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
+// AffineGrad computes dx[r][j] = g*k1[j] + x[r][j]*k2[j] + k0[j], or adds
+// it to dx when accumulate is set, with g = dy[r][j], or, given a mask
+// (rows ldm apart; nil for none), dy[r][j] where mask[r][j] > 0 and else 0:
+// batch norm's input gradient once its sums are folded into k0, k1 and k2,
+// the mask being the output of a fused ReLU.
+func AffineGrad(dx []float32, lddx int, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
 	fits("affine grad dx", dx, rows, c, lddx)
 	fits("affine grad dy", dy, rows, c, lddy)
+	if mask != nil {
+		fits("affine grad mask", mask, rows, c, ldm)
+	}
 	fits("affine grad x", x, rows, c, ldx)
 	perChannel("affine grad k1", k1, c)
 	perChannel("affine grad k2", k2, c)
@@ -91,7 +97,7 @@ func AffineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx
 	if rows == 0 || c == 0 {
 		return
 	}
-	affineGrad(dx, lddx, dy, lddy, x, ldx, k1, k2, k0, rows, c, accumulate)
+	affineGrad(dx, lddx, dy, lddy, mask, ldm, x, ldx, k1, k2, k0, rows, c, accumulate)
 }
 
 // Sums adds, per channel j, the sum of x[r][j] to s1[j] and the sum of
@@ -105,16 +111,20 @@ func Sums(s1, s2 []float64, x []float32, ldx int, rows, c int) {
 	sumsSq(s1, s2, x, ldx, rows, c)
 }
 
-// GradSums adds, per channel j, the sum of dy[r][j] to s1[j] and the sum of
-// dy[r][j]*x[r][j] to s2[j], in float64: batch norm's gradient statistics.
-func GradSums(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, rows, c int) {
+// GradSums adds, per channel j, the sum of g to s1[j] and the sum of
+// g*x[r][j] to s2[j], in float64, with g = dy[r][j] masked as in AffineGrad
+// (mask nil: none): batch norm's gradient statistics.
+func GradSums(s1, s2 []float64, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, rows, c int) {
 	fits("grad sums dy", dy, rows, c, lddy)
+	if mask != nil {
+		fits("grad sums mask", mask, rows, c, ldm)
+	}
 	fits("grad sums x", x, rows, c, ldx)
 	sums(s1, s2, c)
 	if rows == 0 || c == 0 {
 		return
 	}
-	sumsDot(s1, s2, dy, lddy, x, ldx, rows, c)
+	sumsDot(s1, s2, dy, lddy, mask, ldm, x, ldx, rows, c)
 }
 
 // Window is the geometry of a convolution's im2col: H x W input pixels,

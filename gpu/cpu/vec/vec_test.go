@@ -79,22 +79,50 @@ func TestReLUBackward(t *testing.T) {
 func TestAffine(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, s := range shapes {
-		n := length(s.rows, s.ld, s.c)
-		x, k1, k0 := random(rng, n), random(rng, s.c), random(rng, s.c)
-		got, want := make([]float32, n), make([]float32, n)
-		Affine(got, s.ld, x, s.ld, k1, k0, s.rows, s.c)
-		refAffine(want, s.ld, x, s.ld, k1, k0, s.rows, s.c)
-		same(t, "affine", s.rows, s.c, s.ld, got, want, 8)
-		// against the math in float64
-		for r := 0; r < s.rows; r++ {
-			for j := 0; j < s.c; j++ {
-				w := float64(x[r*s.ld+j])*float64(k1[j]) + float64(k0[j])
-				if math.Abs(float64(got[r*s.ld+j])-w) > 1e-5*(1+math.Abs(w)) {
-					t.Fatalf("affine %+v [%d][%d] = %v, want %v", s, r, j, got[r*s.ld+j], w)
+		for _, relu := range []bool{false, true} {
+			n := length(s.rows, s.ld, s.c)
+			x, k1, k0 := random(rng, n), random(rng, s.c), random(rng, s.c)
+			got, want := make([]float32, n), make([]float32, n)
+			Affine(got, s.ld, x, s.ld, k1, k0, s.rows, s.c, relu)
+			refAffine(want, s.ld, x, s.ld, k1, k0, s.rows, s.c, relu)
+			same(t, "affine", s.rows, s.c, s.ld, got, want, 8)
+			// against the math in float64
+			for r := 0; r < s.rows; r++ {
+				for j := 0; j < s.c; j++ {
+					w := float64(x[r*s.ld+j])*float64(k1[j]) + float64(k0[j])
+					if relu {
+						w = max(w, 0)
+					}
+					if math.Abs(float64(got[r*s.ld+j])-w) > 1e-5*(1+math.Abs(w)) {
+						t.Fatalf("affine relu=%v %+v [%d][%d] = %v, want %v", relu, s, r, j, got[r*s.ld+j], w)
+					}
 				}
 			}
 		}
 	}
+}
+
+// reluMask is a fused ReLU's output: about half 0, the rest positive, one
+// NaN (masked out, as ReLUBackward does).
+func reluMask(rng *rand.Rand, n int) []float32 {
+	m := random(rng, n)
+	for i := range m {
+		m[i] = max(m[i], 0)
+	}
+	m[n/2] = float32(math.NaN())
+	return m
+}
+
+// maskDy is dy with the mask applied, so that the unmasked loops give the
+// masked answer.
+func maskDy(dy, mask []float32) []float32 {
+	g := append([]float32(nil), dy...)
+	for i := range g {
+		if !(mask[i] > 0) {
+			g[i] = 0
+		}
+	}
+	return g
 }
 
 func TestAffineGrad(t *testing.T) {
@@ -106,9 +134,17 @@ func TestAffineGrad(t *testing.T) {
 			k1, k2, k0 := random(rng, s.c), random(rng, s.c), random(rng, s.c)
 			got := random(rng, n)
 			want := append([]float32(nil), got...)
-			AffineGrad(got, s.ld, dy, s.ld, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
-			refAffineGrad(want, s.ld, dy, s.ld, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
+			AffineGrad(got, s.ld, dy, s.ld, nil, 0, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
+			refAffineGrad(want, s.ld, dy, s.ld, nil, 0, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
 			same(t, "affine grad", s.rows, s.c, s.ld, got, want, 16)
+
+			// with the mask of a fused ReLU: as the unmasked loop on masked dy
+			mask := reluMask(rng, n)
+			got = random(rng, n)
+			want = append([]float32(nil), got...)
+			AffineGrad(got, s.ld, dy, s.ld, mask, s.ld, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
+			refAffineGrad(want, s.ld, maskDy(dy, mask), s.ld, nil, 0, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
+			same(t, "affine grad masked", s.rows, s.c, s.ld, got, want, 16)
 		}
 	}
 }
@@ -127,9 +163,13 @@ func TestSums(t *testing.T) {
 		Sums(g1, g2, x, s.ld, s.rows, s.c)
 		refSumsSq(w1, w2, x, s.ld, s.rows, s.c)
 		sameSums(t, "sums", s.c, g1, g2, w1, w2)
-		GradSums(g1, g2, dy, s.ld, x, s.ld, s.rows, s.c)
-		refSumsDot(w1, w2, dy, s.ld, x, s.ld, s.rows, s.c)
+		GradSums(g1, g2, dy, s.ld, nil, 0, x, s.ld, s.rows, s.c)
+		refSumsDot(w1, w2, dy, s.ld, nil, 0, x, s.ld, s.rows, s.c)
 		sameSums(t, "grad sums", s.c, g1, g2, w1, w2)
+		mask := reluMask(rng, n)
+		GradSums(g1, g2, dy, s.ld, mask, s.ld, x, s.ld, s.rows, s.c)
+		refSumsDot(w1, w2, maskDy(dy, mask), s.ld, nil, 0, x, s.ld, s.rows, s.c)
+		sameSums(t, "grad sums masked", s.c, g1, g2, w1, w2)
 	}
 }
 
@@ -145,8 +185,8 @@ func TestRowsOutsideAreUntouched(t *testing.T) {
 		y[i] = 42
 	}
 	ReLU(y, ld, x, ld, rows, c)
-	Affine(y[c:], ld, x, ld, k, k, rows-1, c)
-	AffineGrad(y[2*c:], ld, x, ld, x, ld, k, k, k, rows-1, 3, true)
+	Affine(y[c:], ld, x, ld, k, k, rows-1, c, true)
+	AffineGrad(y[2*c:], ld, x, ld, x, ld, x, ld, k, k, k, rows-1, 3, true)
 	for i, v := range y {
 		if i%ld >= 2*c+3 && v != 42 {
 			t.Fatalf("y[%d] (column %d) = %v: written outside the views", i, i%ld, v)
