@@ -169,10 +169,12 @@ type BatchNormSpec struct {
 	N, C, H, W int
 	Eps        float64 // added to the variance; 1e-5 as in PyTorch
 	Momentum   float64 // running = (1-Momentum)*running + Momentum*batch; 0.1 as in PyTorch
-	// ReLU fuses the ReLU that follows the batch norm in every block of both
-	// nets: the forward passes write max(y, 0), and Backward takes the
-	// gradient of that output, passing dy only where y > 0. It saves the
-	// ReLU's passes over the tensor (two forward, one backward).
+	// ReLU fuses a ReLU that follows the batch norm (every batch norm of
+	// DenseNet, the stem's and the first of each block in ResNet): the
+	// forward passes write max(y, 0), and Backward takes the gradient of that
+	// output, passing dy only where y > 0. It saves the ReLU's own passes
+	// over the tensor: a read and a write forward, two reads and a write
+	// backward, of which the masked backward reads y back once.
 	ReLU bool
 }
 

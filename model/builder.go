@@ -183,8 +183,8 @@ func (b *bnOp) forward(y, x gpu.Tensor, train bool) error {
 }
 
 // backward computes dx (=, or += when accumulate) from dy, the gradient of
-// the output y that forward wrote. Without fusion the ReLU's backward runs in
-// place on dy.
+// the output y that forward wrote (read only with relu: pass the zero Tensor
+// otherwise). Without fusion the ReLU's backward runs in place on dy.
 func (b *bnOp) backward(dx, dy, x, y gpu.Tensor, accumulate bool) error {
 	if b.relu && !b.fused {
 		if err := b.b.ReLUBackward(dy, dy, y); err != nil {

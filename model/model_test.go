@@ -4,10 +4,12 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"repro/gpu"
 	"repro/gpu/cpu"
+	"repro/gpu/profile"
 	"repro/model"
 )
 
@@ -238,8 +240,12 @@ func TestFusedReLUMatchesUnfused(t *testing.T) {
 	const batch = 4
 	for name, c := range tiny() {
 		t.Run(name, func(t *testing.T) {
-			run := func(unfused bool) (logits, grads []float32) {
+			// ops counts the ReLU and batch-norm calls of each run, so that
+			// the two runs are known to differ in how they issue them
+			run := func(unfused bool) (logits, grads []float32, ops map[string]int) {
 				c.UnfusedReLU = unfused
+				p := profile.Wrap(b)
+				b := gpu.Backend(p)
 				net, err := model.New(b, c, batch)
 				if err != nil {
 					t.Fatal(err)
@@ -263,10 +269,17 @@ func TestFusedReLUMatchesUnfused(t *testing.T) {
 				logits, grads = make([]float32, batch*c.Classes), make([]float32, net.Grads.Len)
 				b.DownloadTensor(logits, net.Logits)
 				b.Download(grads, net.Grads)
-				return logits, grads
+				ops = map[string]int{}
+				for _, r := range p.Rows() {
+					ops[strings.Fields(r.Op)[0]] += r.Calls
+				}
+				return logits, grads, ops
 			}
-			fl, fg := run(false)
-			ul, ug := run(true)
+			fl, fg, fops := run(false)
+			ul, ug, uops := run(true)
+			if fops["batchnorm+relu"] == 0 || uops["batchnorm+relu"] != 0 || uops["relu"] != fops["relu"]+fops["batchnorm+relu"] {
+				t.Fatalf("fused run issued %v, unfused %v: want every fused batch norm's ReLU as its own op in the second", fops, uops)
+			}
 			if !slices.Equal(fl, ul) {
 				t.Errorf("logits differ: fused %v, unfused %v", fl[:4], ul[:4])
 			}

@@ -137,7 +137,7 @@ func (k *block) backward() error {
 	if err := k.b.ReLUBackward(dsum, k.dout, k.out); err != nil {
 		return err
 	}
-	if err := k.bn2.backward(k.tA, dsum, k.c2, k.out, false); err != nil {
+	if err := k.bn2.backward(k.tA, dsum, k.c2, gpu.Tensor{}, false); err != nil { // no ReLU of its own
 		return err
 	}
 	if err := k.conv2.backward(k.tB, k.tA, k.h, false); err != nil {
@@ -150,7 +150,7 @@ func (k *block) backward() error {
 		return err
 	}
 	if k.proj != nil {
-		if err := k.projBN.backward(k.tA, dsum, k.pc, k.pb, false); err != nil {
+		if err := k.projBN.backward(k.tA, dsum, k.pc, gpu.Tensor{}, false); err != nil {
 			return err
 		}
 		return k.proj.backward(k.dx, k.tA, k.x, true)

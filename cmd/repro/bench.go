@@ -55,6 +55,11 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, "#", b.Describe())
+	if *fused {
+		fmt.Fprintln(stdout, "# each batch norm's ReLU fused into it")
+	} else {
+		fmt.Fprintln(stdout, "# each batch norm's ReLU as its own op (-fused-relu=false)")
+	}
 	b.Close()
 	fmt.Fprintf(stdout, "%-8s %-16s %6s %10s %12s %10s %10s %10s %10s %10s %10s %8s %12s\n", "backend", "model", "batch", "params", "median img/s", "step ms", "issue ms", "piped/s", "eval/s", "164ep min", "GFLOP/s", "MiB", "allocs/step")
 	for _, m := range strings.Split(*models, ",") {

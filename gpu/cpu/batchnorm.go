@@ -13,21 +13,22 @@ import (
 type batchNorm struct {
 	b *Backend
 	s gpu.BatchNormSpec
-	// per-channel coefficients of the current call: y = x*k1 + k0 (forward),
-	// dx = dy*k1 + x*k2 + k0 (backward)
+	// per-channel coefficients of the current call: y = x*k1 + k0, then
+	// max(y, 0) with the fused ReLU (forward); dx = g*k1 + x*k2 + k0
+	// (backward), g being dy, or with the fused ReLU dy where y > 0
 	k0, k1, k2 []float32
 
 	phase      int
-	x, y       view
+	x, y       view // y: the output (forward), or the fused ReLU's output that masks dy (backward)
 	dx, dy     view
 	accumulate bool
 }
 
 const (
 	bnStats     = iota // sum x, sum x^2
-	bnAffine           // y = x*k1 + k0
-	bnGradStats        // sum dy, sum dy*x
-	bnGrad             // dx = dy*k1 + x*k2 + k0
+	bnAffine           // y = x*k1 + k0 (then max(y, 0) with the fused ReLU)
+	bnGradStats        // sum g, sum g*x (g: dy, masked with the fused ReLU)
+	bnGrad             // dx = g*k1 + x*k2 + k0
 )
 
 // NewBatchNorm plans batch normalization.

@@ -36,9 +36,9 @@ func batchNormCases() []Case {
 	var cs []Case
 	for _, sh := range bnShapes() {
 		for _, relu := range []bool{false, true} {
-			name := sh.name
+			sh, name := sh, sh.name // a copy per case: the closures keep it
+			sh.s.ReLU = relu
 			if relu {
-				sh.s.ReLU = true
 				name += "-relu"
 			}
 			cs = append(cs,

@@ -575,8 +575,8 @@ const Impl = "C loops (cgo)"
 func f32(s []float32) *C.float  { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 func f64(s []float64) *C.double { return (*C.double)(unsafe.Pointer(unsafe.SliceData(s))) }
 
-// f32 of a nil slice is NULL, which the C loops read as "no mask".
-
+// cbool is a C truth value; (f32 of a nil slice is NULL, which the C loops
+// read as "no mask".)
 func cbool(b bool) C.int {
 	if b {
 		return 1

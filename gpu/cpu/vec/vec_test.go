@@ -82,13 +82,27 @@ func TestAffine(t *testing.T) {
 		for _, relu := range []bool{false, true} {
 			n := length(s.rows, s.ld, s.c)
 			x, k1, k0 := random(rng, n), random(rng, s.c), random(rng, s.c)
+			k1[0], k0[0] = 1, 0 // x[0] passes through: NaN stays NaN, -0 becomes +0 (as ReLU) only with relu
+			x[0] = float32(math.NaN())
+			if s.ld > 1 && s.rows > 1 {
+				x[s.ld] = float32(math.Copysign(0, -1))
+			}
 			got, want := make([]float32, n), make([]float32, n)
 			Affine(got, s.ld, x, s.ld, k1, k0, s.rows, s.c, relu)
+			if !math.IsNaN(float64(got[0])) {
+				t.Errorf("affine relu=%v of NaN = %v, want NaN", relu, got[0])
+			}
+			if s.ld > 1 && s.rows > 1 && relu && math.Float32bits(got[s.ld]) != 0 {
+				t.Errorf("affine relu of -0 has bits %08x, want +0", math.Float32bits(got[s.ld]))
+			}
 			refAffine(want, s.ld, x, s.ld, k1, k0, s.rows, s.c, relu)
 			same(t, "affine", s.rows, s.c, s.ld, got, want, 8)
 			// against the math in float64
 			for r := 0; r < s.rows; r++ {
 				for j := 0; j < s.c; j++ {
+					if r == 0 && j == 0 {
+						continue // the NaN above
+					}
 					w := float64(x[r*s.ld+j])*float64(k1[j]) + float64(k0[j])
 					if relu {
 						w = max(w, 0)
@@ -186,7 +200,9 @@ func TestRowsOutsideAreUntouched(t *testing.T) {
 	}
 	ReLU(y, ld, x, ld, rows, c)
 	Affine(y[c:], ld, x, ld, k, k, rows-1, c, true)
+	Affine(y[c:], ld, x, ld, k, k, rows-1, c, false)
 	AffineGrad(y[2*c:], ld, x, ld, x, ld, x, ld, k, k, k, rows-1, 3, true)
+	AffineGrad(y[2*c:], ld, x, ld, nil, 0, x, ld, k, k, k, rows-1, 3, true)
 	for i, v := range y {
 		if i%ld >= 2*c+3 && v != 42 {
 			t.Fatalf("y[%d] (column %d) = %v: written outside the views", i, i%ld, v)
