@@ -169,6 +169,10 @@ type (
 		d   []uint64
 		off int
 	}
+	f64buf struct {
+		d   []float64
+		off int
+	}
 	nullPtr struct{}
 )
 
@@ -236,6 +240,8 @@ func (h *host) run(name string, grid, block int, args ...any) error {
 			buffer(i, 3, len(a.d), a.off, a.d, first(a.d))
 		case u64buf:
 			buffer(i, 8, len(a.d), a.off, a.d, first(a.d))
+		case f64buf:
+			buffer(i, 10, len(a.d), a.off, a.d, first(a.d))
 		case nullPtr:
 			put(uint8(4))
 		case int:
@@ -291,7 +297,7 @@ func elemSize(d any) int {
 	switch d.(type) {
 	case []uint8:
 		return 1
-	case []uint64:
+	case []uint64, []float64:
 		return 8
 	}
 	return 4
@@ -956,20 +962,27 @@ func TestHostBuildBatch(t *testing.T) {
 // hostBNCase is a batch-norm shape and launch configuration.
 type hostBNCase struct {
 	n, c, h, w int
-	grid       int // 0: one block per channel
+	grid       int // 0: one block per segment of a channel
 	block      int
+	segments   int // blocks per channel's reduction
 }
 
 func TestHostBatchNorm(t *testing.T) {
 	for _, c := range []hostBNCase{
-		{4, 5, 3, 3, 0, 256},
-		{8, 3, 8, 8, 0, 256}, // more values per channel than threads
-		{8, 3, 8, 8, 2, 100}, // fewer blocks than channels, a block that is no power of two
-		{2, 2, 1, 1, 0, 256}, // 1 x 1 images
-		{3, 4, 5, 7, 1, 1},
+		{4, 5, 3, 3, 0, 256, 1},
+		{8, 3, 8, 8, 0, 256, 1}, // more values per channel than threads
+		{8, 3, 8, 8, 2, 100, 1}, // fewer blocks than channels, a block that is no power of two
+		{2, 2, 1, 1, 0, 256, 1}, // 1 x 1 images
+		{3, 4, 5, 7, 1, 1, 1},
+		// a channel's values split over blocks: segments that start and end
+		// inside images, fewer blocks than segments, more segments than
+		// values per thread
+		{8, 3, 8, 8, 0, 64, 5},
+		{4, 5, 3, 3, 4, 32, 3},
+		{2, 2, 1, 1, 0, 256, 2},
 	} {
 		for _, relu := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%dx%dx%dx%d-grid%d-block%d-relu%v", c.n, c.c, c.h, c.w, c.grid, c.block, relu), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%dx%dx%dx%d-grid%d-block%d-seg%d-relu%v", c.n, c.c, c.h, c.w, c.grid, c.block, c.segments, relu), func(t *testing.T) {
 				hostBatchNorm(t, c, relu)
 			})
 		}
@@ -983,10 +996,11 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 	spec := gpu.BatchNormSpec{N: c.n, C: c.c, H: c.h, W: c.w, Eps: 1e-5, Momentum: 0.1, ReLU: relu}
 	bn, err := e.b.NewBatchNorm(spec)
 	e.must(err)
-	grid := c.grid
+	grid, seg := c.grid, c.segments
 	if grid == 0 {
-		grid = c.c
+		grid = c.c * seg
 	}
+	part := make([]float64, 2*c.c*seg)
 	hw := c.h * c.w
 	eps, mom := float32(spec.Eps), float32(spec.Momentum)
 	x := e.tensor(c.n, c.c, c.h, c.w, true)
@@ -1007,7 +1021,11 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 	wantSM, wantSI, wantRM, wantRV := e.download(smS), e.download(siS), e.download(rmS), e.download(rvS)
 	sm, si, grm, grv := make([]float32, c.c), make([]float32, c.c), slices.Clone(rm), slices.Clone(rv)
 	e.h.launch(t, "bn_stats", grid, c.block, f32buf{sm, 0}, f32buf{si, 0}, f32buf{grm, 0}, f32buf{grv, 0},
-		x.args(), c.n, c.c, hw, eps, mom)
+		x.args(), c.n, c.c, hw, eps, mom, f64buf{part, 0}, seg)
+	if seg > 1 {
+		e.h.launch(t, "bn_stats_reduce", 1, 2, f32buf{sm, 0}, f32buf{si, 0}, f32buf{grm, 0}, f32buf{grv, 0},
+			f64buf{part, 0}, seg, c.n, c.c, hw, eps, mom)
+	}
 	compare(t, "saveMean", sm, wantSM, 1e-6)
 	compare(t, "saveInvStd", si, wantSI, 1e-6)
 	compare(t, "runMean", grm, wantRM, 1e-6)
@@ -1055,8 +1073,13 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 		wantDX, wantDG, wantDB := e.cpu(dx), e.download(dgS), e.download(dbS)
 		k := make([]float32, 3*c.c)
 		args := append(append([]any{f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}}, dy.args()...), maskArgs...)
-		args = append(append(args, x.args()...), f32buf{gamma, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw)
+		args = append(append(args, x.args()...), f32buf{gamma, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw,
+			f64buf{part, 0}, seg)
 		e.h.launch(t, "bn_grad_stats", grid, c.block, args...)
+		if seg > 1 {
+			e.h.launch(t, "bn_grad_reduce", 2, 1, f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}, f64buf{part, 0}, seg,
+				f32buf{gamma, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw)
+		}
 		compare(t, "dgamma", dg, wantDG, 1e-5)
 		compare(t, "dbeta", db, wantDB, 1e-5)
 		apply := func(out *pair, accumulate bool) []any {

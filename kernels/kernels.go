@@ -58,10 +58,12 @@ var names = []string{
 	"adam_step",
 	"build_batch",
 	"bn_stats",
+	"bn_stats_reduce",
 	"bn_coeffs_train",
 	"bn_coeffs_infer",
 	"bn_apply",
 	"bn_grad_stats",
+	"bn_grad_reduce",
 	"bn_grad_apply",
 }
 

@@ -32,11 +32,13 @@ var params = map[string]int{
 	"sgd_step":          10,
 	"adam_step":         14,
 	"build_batch":       25,
-	"bn_stats":          11,
+	"bn_stats":          13,
+	"bn_stats_reduce":   11,
 	"bn_coeffs_train":   7,
 	"bn_coeffs_infer":   8,
 	"bn_apply":          10,
-	"bn_grad_stats":     15,
+	"bn_grad_stats":     17,
+	"bn_grad_reduce":    11,
 	"bn_grad_apply":     13,
 }
 

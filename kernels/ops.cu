@@ -663,12 +663,12 @@ struct chain_walk {
     int img, pos;
 };
 
-static __device__ __forceinline__ void chain_init(chain_walk* w, int j, int t, int n, int HW) {
-    long long total = (long long)n * HW;
-    long long q = (total + CHAINS - 1) / CHAINS;
-    long long lo = q * j, hi = q * (j + 1);
-    w->end = hi < total ? hi : total;
-    w->e = lo + t;
+// chain_init starts run j of the values [lo, hi) of a channel.
+static __device__ __forceinline__ void chain_init(chain_walk* w, int j, int t, long long lo, long long hi, int HW) {
+    long long q = (hi - lo + CHAINS - 1) / CHAINS;
+    long long a = lo + q * j, b = a + q;
+    w->end = b < hi ? b : hi;
+    w->e = a + t;
     w->img = (int)(w->e / HW);
     w->pos = (int)(w->e - (long long)w->img * HW);
 }
@@ -684,21 +684,22 @@ static __device__ __forceinline__ void chain_next(chain_walk* w, int nt, int ste
 }
 
 // channel_sums returns in *su and *suv the block's sums of u and u*v over
-// the n*HW values of one channel, u from (pu, us) and v from (pv, vs), both
-// pointing at the channel's first value (v = u gives the sum of squares).
+// values [lo, hi) of the n*HW of one channel, u from (pu, us) and v from
+// (pv, vs), both pointing at the channel's first value (v = u gives the sum
+// of squares).
 // With a mask (pm, ms; NULL for none: a fused ReLU's output), u counts only
 // where the mask is > 0, as relu_backward. Each thread walks CHAINS runs at
 // once; the order of every sum is fixed by the block size alone. All threads
 // of the block must call it.
 static __device__ __forceinline__ void channel_sums(const float* pu, int us, const float* pm, int ms, const float* pv,
-                                                    int vs, int n, int HW, double* sa, double* sb, double* su,
-                                                    double* suv) {
+                                                    int vs, long long lo, long long hi, int HW, double* sa, double* sb,
+                                                    double* su, double* suv) {
     int t = (int)threadIdx.x, nt = (int)blockDim.x;
     int stepImg = nt / HW, stepPos = nt - stepImg * HW;
     chain_walk w[CHAINS];
     double a[CHAINS], b[CHAINS];
     for (int j = 0; j < CHAINS; j++) {
-        chain_init(&w[j], j, t, n, HW);
+        chain_init(&w[j], j, t, lo, hi, HW);
         a[j] = 0.0;
         b[j] = 0.0;
     }
@@ -722,23 +723,64 @@ static __device__ __forceinline__ void channel_sums(const float* pu, int us, con
     block_sum2(su, suv, sa, sb);
 }
 
-// bn_stats: per channel c (block c, blocks striding over channels; at most
-// REDUCE_THREADS threads), sum and sum of squares in double over the n*HW
-// values, reduced in a fixed order, then bn_stats_finish.
+// segment_bounds: segment s of S of a channel's n*HW values is [*lo, *hi).
+static __device__ __forceinline__ void segment_bounds(int n, int HW, int s, int S, long long* lo, long long* hi) {
+    long long total = (long long)n * HW;
+    *lo = total * s / S;
+    *hi = total * (s + 1) / S;
+}
+
+// bn_stats: the sum and sum of squares, in double, of each channel's n*HW
+// values, split into S segments: block b (blocks striding over C*S; at most
+// REDUCE_THREADS threads) sums segment b % S of channel b / S in a fixed
+// order. With S = 1 it finishes the channel (bn_stats_finish); with S > 1 it
+// leaves the two sums in part[2b], part[2b+1] for bn_stats_reduce. A few
+// wide channels fill the GPU with S = 1; ResNet's 16 channels of 131072
+// values need S > 1 (one block per channel would use 16 SMs).
 __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, float* saveInvStd, float* runMean,
                                                            float* runVar, const float* x, int xs, int n, int C,
-                                                           int HW, float eps, float momentum) {
+                                                           int HW, float eps, float momentum, double* part, int S) {
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
     int t = (int)threadIdx.x;
-    for (int c = (int)blockIdx.x; c < C; c += (int)gridDim.x) {
+    for (int b = (int)blockIdx.x; b < C * S; b += (int)gridDim.x) {
+        int c = b / S, s = b - c * S;
         const float* xc = x + (long long)c * HW;
+        long long lo, hi;
+        segment_bounds(n, HW, s, S, &lo, &hi);
         double sa0, sb0;
-        channel_sums(xc, xs, nullptr, 0, xc, xs, n, HW, sa, sb, &sa0, &sb0);
+        channel_sums(xc, xs, nullptr, 0, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
         if (t == 0) {
-            bn_stats_finish(sa0, sb0, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c], &runMean[c],
-                            &runVar[c]);
+            if (S == 1) {
+                bn_stats_finish(sa0, sb0, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c],
+                                &runMean[c], &runVar[c]);
+            } else {
+                part[2 * b] = sa0;
+                part[2 * b + 1] = sb0;
+            }
         }
+    }
+}
+
+// segment_total adds a channel's S partial sums (pairs in part) in order.
+static __device__ __forceinline__ void segment_total(const double* part, int c, int S, double* a, double* b) {
+    *a = 0.0;
+    *b = 0.0;
+    for (int s = 0; s < S; s++) {
+        *a += part[2 * (c * S + s)];
+        *b += part[2 * (c * S + s) + 1];
+    }
+}
+
+// bn_stats_reduce: per channel (one thread each), bn_stats' S partial sums
+// added in order, then bn_stats_finish.
+__global__ void bn_stats_reduce(float* saveMean, float* saveInvStd, float* runMean, float* runVar,
+                                const double* part, int S, int n, int C, int HW, float eps, float momentum) {
+    for (long long c = grid_start(); c < C; c += grid_stride()) {
+        double a, b;
+        segment_total(part, (int)c, S, &a, &b);
+        bn_stats_finish(a, b, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c], &runMean[c],
+                        &runVar[c]);
     }
 }
 
@@ -787,27 +829,49 @@ __global__ void bn_apply(float* y, int ys, const float* x, int xs, const float* 
     }
 }
 
-// bn_grad_stats: per channel c (as bn_stats), sdy = sum dy and sdyx =
-// sum dy*x in double, then bn_grad_finish: dbeta, dgamma (+=) and k[c] = k1,
-// k[C+c] = k2, k[2C+c] = k0 for bn_grad_apply. With a mask m (the fused
+// bn_grad_stats: per channel c, in S segments as bn_stats, sdy = sum dy and
+// sdyx = sum dy*x in double; with S = 1 then bn_grad_finish: dbeta, dgamma
+// (+=) and k[c] = k1, k[C+c] = k2, k[2C+c] = k0 for bn_grad_apply; with
+// S > 1 the sums go to part for bn_grad_reduce. With a mask m (the fused
 // ReLU's output y; NULL for none) dy counts only where y > 0.
 __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, float* dbeta, float* k, const float* dy,
                                                                 int dys, const float* m, int ms, const float* x, int xs,
                                                                 const float* gamma, const float* mean,
-                                                                const float* invstd, int n, int C, int HW) {
+                                                                const float* invstd, int n, int C, int HW,
+                                                                double* part, int S) {
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
     int t = (int)threadIdx.x;
-    for (int c = (int)blockIdx.x; c < C; c += (int)gridDim.x) {
+    for (int b = (int)blockIdx.x; b < C * S; b += (int)gridDim.x) {
+        int c = b / S, s = b - c * S;
         const float* dyc = dy + (long long)c * HW;
         const float* xc = x + (long long)c * HW;
-        double sa0, sb0;
         const float* mc = m != nullptr ? m + (long long)c * HW : nullptr;
-        channel_sums(dyc, dys, mc, ms, xc, xs, n, HW, sa, sb, &sa0, &sb0);
+        long long lo, hi;
+        segment_bounds(n, HW, s, S, &lo, &hi);
+        double sa0, sb0;
+        channel_sums(dyc, dys, mc, ms, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
         if (t == 0) {
-            bn_grad_finish(sa0, sb0, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c],
-                           &k[C + c], &k[2 * C + c]);
+            if (S == 1) {
+                bn_grad_finish(sa0, sb0, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c],
+                               &k[c], &k[C + c], &k[2 * C + c]);
+            } else {
+                part[2 * b] = sa0;
+                part[2 * b + 1] = sb0;
+            }
         }
+    }
+}
+
+// bn_grad_reduce: per channel (one thread each), bn_grad_stats' S partial
+// sums added in order, then bn_grad_finish.
+__global__ void bn_grad_reduce(float* dgamma, float* dbeta, float* k, const double* part, int S, const float* gamma,
+                               const float* mean, const float* invstd, int n, int C, int HW) {
+    for (long long c = grid_start(); c < C; c += grid_stride()) {
+        double a, b;
+        segment_total(part, (int)c, S, &a, &b);
+        bn_grad_finish(a, b, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c],
+                       &k[C + c], &k[2 * C + c]);
     }
 }
 

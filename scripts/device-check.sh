@@ -163,6 +163,7 @@ fi
 # nographs what the CUDA graphs gain
 if want nographs; then
   step bench-nographs 120 "$bin/repro" bench -backend cuda -graphs=false -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
+  cat "$out/bench-nographs.txt" >> "$summary"
 fi
 if want profile; then
   step profile 120 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56,densenet-bc100 -steps 10 -warmup 3 -profile

@@ -64,9 +64,13 @@ type Backend struct {
 	tensorDescs []lib.TensorDesc
 	filterDescs []lib.FilterDesc
 	convDescs   []lib.ConvDesc
-	// bnScratch holds per-channel coefficients of the batch-norm kernels.
+	// bnScratch holds per-channel coefficients of the batch-norm kernels,
+	// bnPart the partial sums of their segmented reductions (bnPartLen
+	// doubles).
 	bnScratch   lib.DevicePtr
 	bnScratchCh int
+	bnPart      lib.DevicePtr
+	bnPartLen   int
 	// algos are the convolution algorithms chosen so far, by shape
 	algos map[algoKey]convChoice
 	// engines are the backend-API plans chosen, destroyed by Close
@@ -87,6 +91,7 @@ type functions struct {
 	biasRows, biasGrad, sgd, adam, buildBatch          lib.Function
 	bnStats, bnCoeffsTrain, bnCoeffsInfer, bnApply     lib.Function
 	bnGradStats, bnGradApply                           lib.Function
+	bnStatsReduce, bnGradReduce                        lib.Function
 }
 
 // New opens GPU opts.Device: loads the driver, cuBLAS and cuDNN at run time
@@ -173,6 +178,8 @@ func (b *Backend) open() error {
 	get(&f.bnApply, "bn_apply")
 	get(&f.bnGradStats, "bn_grad_stats")
 	get(&f.bnGradApply, "bn_grad_apply")
+	get(&f.bnStatsReduce, "bn_stats_reduce")
+	get(&f.bnGradReduce, "bn_grad_reduce")
 	if err != nil {
 		return err
 	}

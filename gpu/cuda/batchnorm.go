@@ -20,6 +20,19 @@ type batchNorm struct {
 	s   gpu.BatchNormSpec
 	bnd lib.TensorDesc // 1 x C x 1 x 1
 	x   lib.TensorDesc // packed N x C x H x W
+	// segments splits each channel's reduction over that many blocks (see
+	// bnSegments)
+	segments int
+}
+
+// bnSegments is how many blocks share one channel's reduction in our
+// batch-norm kernels: enough for about 512 blocks in all (four per SM of a
+// 132-SM H100) but none with fewer than 4096 values (four loads in flight
+// per thread of 256 for four rounds). DenseNet's wide views need 1-21;
+// ResNet-56's 16 channels of 131072 values 32 (one block per channel kept
+// 16 SMs busy).
+func bnSegments(c, values int) int {
+	return max(1, min(512/c, values/4096))
 }
 
 // NewBatchNorm plans batch normalization.
@@ -41,6 +54,14 @@ func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
 			return nil, err
 		}
 		b.bnScratch, b.bnScratchCh = p, s.C
+	}
+	bn.segments = bnSegments(s.C, s.N*s.H*s.W)
+	if n := 2 * s.C * bn.segments; bn.segments > 1 && n > b.bnPartLen {
+		p, err := b.malloc(uint64(8 * n))
+		if err != nil {
+			return nil, err
+		}
+		b.bnPart, b.bnPartLen = p, n
 	}
 	return bn, nil
 }
@@ -109,8 +130,23 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 	bn.argsNCHW(vx)
 	a.Float(float32(s.Eps))
 	a.Float(float32(s.Momentum))
-	if err := b.launchBlocks(b.fn.bnStats, s.C); err != nil {
+	a.Ptr(b.bnPart)
+	a.Int(int32(bn.segments))
+	if err := b.launchBlocks(b.fn.bnStats, s.C*bn.segments); err != nil {
 		return err
+	}
+	if bn.segments > 1 {
+		a.Reset()
+		for _, p := range [...]lib.DevicePtr{sm, si, rm, rv, b.bnPart} {
+			a.Ptr(p)
+		}
+		a.Int(int32(bn.segments))
+		bn.argsNCHW(vx)
+		a.Float(float32(s.Eps))
+		a.Float(float32(s.Momentum))
+		if err := b.launch(b.fn.bnStatsReduce, s.C); err != nil {
+			return err
+		}
 	}
 	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
 	a.Reset()
@@ -216,8 +252,24 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y g
 	a.Ptr(sm)
 	a.Ptr(si)
 	bn.argsNCHW(vx)
-	if err := b.launchBlocks(b.fn.bnGradStats, s.C); err != nil {
+	a.Ptr(b.bnPart)
+	a.Int(int32(bn.segments))
+	if err := b.launchBlocks(b.fn.bnGradStats, s.C*bn.segments); err != nil {
 		return err
+	}
+	if bn.segments > 1 {
+		a.Reset()
+		for _, p := range [...]lib.DevicePtr{dg, db, b.bnScratch, b.bnPart} {
+			a.Ptr(p)
+		}
+		a.Int(int32(bn.segments))
+		for _, p := range [...]lib.DevicePtr{g, sm, si} {
+			a.Ptr(p)
+		}
+		bn.argsNCHW(vx)
+		if err := b.launch(b.fn.bnGradReduce, s.C); err != nil {
+			return err
+		}
 	}
 	a.Reset()
 	b.argView(vdx)

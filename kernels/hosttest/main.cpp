@@ -8,7 +8,8 @@
 //   request:  u32 name length, name, u32 grid, u32 block, u32 argument count,
 //             then per argument a u8 kind and its value:
 //               1 float buffer, 2 int32 buffer, 3 uint8 buffer, 8 uint64
-//               buffer: u64 length, u64 offset (elements), the elements;
+//               buffer, 10 double buffer: u64 length, u64 offset
+//               (elements), the elements;
 //               the kernel gets the buffer's address plus the offset
 //               9 the buffer of an earlier argument: u32 its index, u64 an
 //               offset (elements): for kernels called in place
@@ -69,7 +70,8 @@ Barrier* block_barrier;
 
 [[noreturn]] void fatal(const std::string& msg) {
     fprintf(stderr, "hosttest: %s\n", msg.c_str());
-    exit(2);
+    fflush(stderr);
+    _exit(2); // not exit: destroying the pool would wait for its threads forever (a 10-minute hang in the Go test)
 }
 
 enum Kind : uint8_t {
@@ -82,6 +84,7 @@ enum Kind : uint8_t {
     kU64 = 7,
     kU64Buf = 8,
     kAlias = 9,
+    kF64Buf = 10,
 };
 
 const char* kind_name(int k) {
@@ -94,6 +97,7 @@ const char* kind_name(int k) {
     case kFloat: return "float32";
     case kU64: return "uint64";
     case kU64Buf: return "uint64 buffer";
+    case kF64Buf: return "double buffer";
     }
     return "unknown kind";
 }
@@ -102,7 +106,7 @@ size_t elem_size(int k) {
     switch (k) {
     case kF32: case kI32: return 4;
     case kU8: return 1;
-    case kU64Buf: return 8;
+    case kU64Buf: case kF64Buf: return 8;
     }
     return 0;
 }
@@ -152,6 +156,12 @@ template <> struct Conv<const int*> {
 };
 template <> struct Conv<const unsigned char*> {
     static const unsigned char* get(Arg& a, int i) { return (const unsigned char*)pointer(a, kU8, i); }
+};
+template <> struct Conv<double*> {
+    static double* get(Arg& a, int i) { return (double*)pointer(a, kF64Buf, i); }
+};
+template <> struct Conv<const double*> {
+    static const double* get(Arg& a, int i) { return (const double*)pointer(a, kF64Buf, i); }
 };
 template <> struct Conv<unsigned long long*> {
     static unsigned long long* get(Arg& a, int i) { return (unsigned long long*)pointer(a, kU64Buf, i); }
@@ -251,10 +261,12 @@ const std::map<std::string, Kernel>& kernels() {
         {"adam_step", kernel(adam_step)},
         {"build_batch", kernel(build_batch)},
         {"bn_stats", kernel(bn_stats)},
+        {"bn_stats_reduce", kernel(bn_stats_reduce)},
         {"bn_coeffs_train", kernel(bn_coeffs_train)},
         {"bn_coeffs_infer", kernel(bn_coeffs_infer)},
         {"bn_apply", kernel(bn_apply)},
         {"bn_grad_stats", kernel(bn_grad_stats)},
+        {"bn_grad_reduce", kernel(bn_grad_reduce)},
         {"bn_grad_apply", kernel(bn_grad_apply)},
         {"t_mix", kernel(t_mix)},
         {"t_uniform", kernel(t_uniform)},
@@ -363,7 +375,7 @@ int main() {
         for (auto& a : args) {
             a.kind = read_value<uint8_t>();
             switch (a.kind) {
-            case kF32: case kI32: case kU8: case kU64Buf: {
+            case kF32: case kI32: case kU8: case kU64Buf: case kF64Buf: {
                 a.length = read_value<uint64_t>();
                 a.offset = read_value<uint64_t>();
                 if (a.offset > a.length) {
