@@ -96,6 +96,27 @@ func tiny() map[string]model.Config {
 	return map[string]model.Config{"resnet8": r, "resnet8-B": rb, "densenet7": d, "densenet-bc10": dbc, "densenet-bc10-dropout": ddrop}
 }
 
+// tinyNet plans c for a batch on b, initializes it from initSeed and fills
+// its input with uniform values in [-1, 1) drawn from inputSeed.
+func tinyNet(t *testing.T, b gpu.Backend, c model.Config, batch int, initSeed, inputSeed uint64) *model.Net {
+	t.Helper()
+	net, err := model.New(b, c, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.Init(initSeed); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, batch*3*32*32)
+	for i := range x {
+		x[i] = 2*gpu.Uniform(gpu.Mix(inputSeed, uint64(i))) - 1
+	}
+	if err := b.UploadTensor(net.Input, x); err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
 // TestGradientDirectional checks the whole net's wiring: for random
 // directions d, the analytic dL.d must match (L(p+hd)-L(p-hd))/2h. Each op is
 // checked exactly elsewhere (gpu/ref, gpu/gputest); this catches a layer
@@ -109,20 +130,7 @@ func TestGradientDirectional(t *testing.T) {
 	const batch = 4
 	for name, c := range tiny() {
 		t.Run(name, func(t *testing.T) {
-			net, err := model.New(b, c, batch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := net.Init(7); err != nil {
-				t.Fatal(err)
-			}
-			x := make([]float32, batch*3*32*32)
-			for i := range x {
-				x[i] = 2*gpu.Uniform(gpu.Mix(1, uint64(i))) - 1
-			}
-			if err := b.UploadTensor(net.Input, x); err != nil {
-				t.Fatal(err)
-			}
+			net := tinyNet(t, b, c, batch, 7, 1)
 			labels, _ := b.AllocInt(batch)
 			b.UploadInt(labels, []int32{3, 1, 4, 1})
 			met, _ := b.Alloc(3)
@@ -246,21 +254,10 @@ func TestFusedReLUMatchesUnfused(t *testing.T) {
 				c.UnfusedReLU = unfused
 				p := profile.Wrap(b)
 				b := gpu.Backend(p)
-				net, err := model.New(b, c, batch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := net.Init(5); err != nil {
-					t.Fatal(err)
-				}
-				x := make([]float32, batch*3*32*32)
-				for i := range x {
-					x[i] = 2*gpu.Uniform(gpu.Mix(2, uint64(i))) - 1
-				}
+				net := tinyNet(t, b, c, batch, 5, 2)
 				labels, _ := b.AllocInt(batch)
 				met, _ := b.Alloc(3)
-				if err := errors.Join(b.UploadTensor(net.Input, x), b.UploadInt(labels, []int32{0, 9, 2, 7}), b.Zero(net.Grads),
-					net.Forward(true, 3)); err != nil {
+				if err := errors.Join(b.UploadInt(labels, []int32{0, 9, 2, 7}), b.Zero(net.Grads), net.Forward(true, 3)); err != nil {
 					t.Fatal(err)
 				}
 				if err := errors.Join(b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch), net.Backward()); err != nil {
