@@ -26,11 +26,23 @@
 // # Allocation
 //
 // The calls of a training step — Launch, Sgemm, ConvForward,
-// ConvBackwardData, ConvBackwardFilter, BNForwardTraining, BNForwardInference,
-// BNBackward, MemsetD32, DtoD, HtoD, DtoH, StreamSync, LaunchGraph — allocate
-// nothing on the Go heap when they succeed: kernel arguments live in a reused
-// C block (Args), alpha and beta are C locals of the shim, device pointers
-// cross as integers.
+// ConvBackwardData, ConvBackwardFilter, Execute, BNForwardTraining,
+// BNForwardInference, BNBackward, MemsetD32, DtoD, HtoD, DtoH, StreamSync,
+// LaunchGraph — allocate nothing on the Go heap when they succeed: kernel
+// arguments live in a reused C block (Args), alpha and beta are C locals of
+// the shim, device pointers cross as integers, and Execute keeps its tensor
+// ids, pointers and message buffer in the EnginePlan.
+//
+// # The cuDNN backend API
+//
+// Besides the legacy convolution calls, dnn_backend.go builds one
+// convolution as a cuDNN operation graph (cudnnBackend* descriptors, cuDNN
+// 8.0+; the symbols are optional, so an older cuDNN still loads), asks the
+// engine heuristics for configurations, reads each engine's numerical and
+// behavior notes, finalizes execution plans and runs them (Execute, one cgo
+// call that makes, uses and destroys the variant pack). The heuristics offer
+// the TF32 tensor-core kernels that PyTorch uses and the legacy search did
+// not rank first.
 //
 // # Where each signature comes from
 //
@@ -40,5 +52,6 @@
 // 12.6.4 and 13.0.0 cublas_api.h; cuDNN 9.6.0 cudnn_graph.h, cudnn_ops.h and
 // cudnn_cnn.h, and cuDNN 8.2.1 cudnn_ops_infer.h, cudnn_ops_train.h,
 // cudnn_cnn_infer.h and cudnn_cnn_train.h. consts.go does the same for each constant. The signatures
-// used are identical in all of these versions.
+// used are identical in all of these versions (the backend API's since cuDNN
+// 8.0; cudnnGetLastErrorString and cuEventElapsedTime_v2 are optional).
 package lib
