@@ -36,9 +36,6 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	if *batch < 2 || *steps < 1 || *warmup < 0 || *threads < 0 {
 		return usageErr("bench: -batch %d -steps %d -warmup %d -threads %d: want batch >= 2, steps >= 1, warmup and threads >= 0", *batch, *steps, *warmup, *threads)
 	}
-	if err := gpu.CheckConvAlgos(*convAlgos); err != nil {
-		return usageErr("bench: %v", err)
-	}
 	open := func() (gpu.Backend, error) {
 		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict, NoGraphs: !*graphs, ConvAlgos: *convAlgos})
 		if err != nil {

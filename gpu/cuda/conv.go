@@ -376,21 +376,14 @@ const (
 )
 
 // timeConv measures run's GPU time in ms. run gets the search workspace and
-// where to write: the forward output itself (overwritten anyway), or scratch
-// at the real buffer's alignment for the gradients, which may accumulate.
+// where to write (searchOut).
 func (c *conv) timeConv(dir int, a, cv view, w lib.DevicePtr, run func(ws lib.DevicePtr, wsBytes uint64, out lib.DevicePtr) error) (float32, error) {
 	b := c.b
 	ws, wsBytes, err := b.searchWorkspace()
 	if err != nil {
 		return 0, err
 	}
-	out := cv.ptr
-	switch dir {
-	case dirBackwardData:
-		out, err = b.searchScratch(uint64(4*a.n*a.stride), a.ptr)
-	case dirBackwardFilter:
-		out, err = b.searchScratch(uint64(4*c.s.WeightLen()), w)
-	}
+	out, err := c.searchOut(dir, a, cv, w)
 	if err != nil {
 		return 0, err
 	}
@@ -431,6 +424,22 @@ func (c *conv) timeConv(dir int, a, cv view, w lib.DevicePtr, run func(ws lib.De
 		best = min(best, ms/timeReps)
 	}
 	return best, nil
+}
+
+// searchOut is where a search in direction dir writes its output. The
+// forward output is overwritten anyway; the gradients may accumulate, so
+// they get scratch at the same offset within 256 bytes as the real buffer
+// (an algorithm timed on other alignment might not run on the real one): dx
+// is laid out like a, the weight gradient (w for this direction) has the
+// spec's weight length.
+func (c *conv) searchOut(dir int, a, cv view, w lib.DevicePtr) (lib.DevicePtr, error) {
+	switch dir {
+	case dirBackwardData:
+		return c.b.searchScratch(uint64(4*a.n*a.stride), a.ptr)
+	case dirBackwardFilter:
+		return c.b.searchScratch(uint64(4*c.s.WeightLen()), w)
+	}
+	return cv.ptr, nil
 }
 
 // timingEvents returns the backend's two timing events, made on first use
@@ -477,10 +486,6 @@ type algoKey struct {
 // descriptors and returns the fastest usable one.
 func (c *conv) search(dir int, p *convPlan, a, cv view, w lib.DevicePtr) (lib.AlgoPerf, error) {
 	b, s := c.b, c.s
-	// The search writes its output. The forward output is overwritten anyway;
-	// the gradients may accumulate, so they get scratch at the same offset
-	// within 256 bytes as the real buffer (an algorithm timed on other
-	// alignment might not run on the real one).
 	ws, wsBytes, err := b.searchWorkspace()
 	if err != nil {
 		return lib.AlgoPerf{}, err
@@ -492,18 +497,15 @@ func (c *conv) search(dir int, p *convPlan, a, cv view, w lib.DevicePtr) (lib.Al
 	var perf []lib.AlgoPerf
 	for round := 0; round < findRounds; round++ {
 		var got []lib.AlgoPerf
-		switch dir {
-		case dirForward:
-			got, err = b.dnn.FindForward(p.a, a.ptr, c.w, w, p.conv, p.c, cv.ptr, ws, wsBytes)
-		case dirBackwardData:
-			var scratch lib.DevicePtr
-			if scratch, err = b.searchScratch(uint64(4*a.n*a.stride), a.ptr); err == nil {
-				got, err = b.dnn.FindBackwardData(c.w, w, p.c, cv.ptr, p.conv, p.a, scratch, ws, wsBytes)
-			}
-		case dirBackwardFilter:
-			var scratch lib.DevicePtr
-			if scratch, err = b.searchScratch(uint64(4*s.WeightLen()), w); err == nil {
-				got, err = b.dnn.FindBackwardFilter(p.a, a.ptr, p.c, cv.ptr, p.conv, c.w, scratch, ws, wsBytes)
+		var out lib.DevicePtr
+		if out, err = c.searchOut(dir, a, cv, w); err == nil {
+			switch dir {
+			case dirForward:
+				got, err = b.dnn.FindForward(p.a, a.ptr, c.w, w, p.conv, p.c, out, ws, wsBytes)
+			case dirBackwardData:
+				got, err = b.dnn.FindBackwardData(c.w, w, p.c, cv.ptr, p.conv, p.a, out, ws, wsBytes)
+			case dirBackwardFilter:
+				got, err = b.dnn.FindBackwardFilter(p.a, a.ptr, p.c, cv.ptr, p.conv, c.w, out, ws, wsBytes)
 			}
 		}
 		if err != nil {

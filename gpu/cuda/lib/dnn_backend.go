@@ -538,16 +538,19 @@ func (d *DNN) engineOf(cfg C.cudnnBackendDescriptor_t) (index int64, notes, beha
 }
 
 // PlanStats counts what happened to the engine configurations of one
-// PlanConv, per heuristic mode ("A", "fallback").
+// PlanConv, per heuristic mode: index 0 is mode A, 1 the fallback list.
 type PlanStats struct {
-	Offered, Rejected, Failed, Planned map[string]int
+	Offered, Rejected, Failed, Planned [2]int
 }
+
+// heurModeNames are the names of PlanStats' indexes and EnginePlan.Heuristic.
+func heurModeNames() [2]string { return [2]string{"A", "fallback"} }
 
 func (s PlanStats) String() string {
 	var parts []string
-	for _, m := range []string{"A", "fallback"} {
+	for i, m := range heurModeNames() {
 		parts = append(parts, fmt.Sprintf("%s: %d offered, %d filtered out, %d failed, %d planned", m,
-			s.Offered[m], s.Rejected[m], s.Failed[m], s.Planned[m]))
+			s.Offered[i], s.Rejected[i], s.Failed[i], s.Planned[i]))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -561,7 +564,7 @@ func (s PlanStats) String() string {
 // returned only when none did, or when the graph itself is not supported.
 // The caller destroys every plan.
 func (d *DNN) PlanConv(g ConvGraph, max int, keep func(notes, behavior []int) bool) ([]*EnginePlan, PlanStats, error) {
-	st := PlanStats{map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}}
+	var st PlanStats
 	if !d.HasBackendAPI() {
 		return nil, st, fmt.Errorf("cuDNN %s has no backend API (needs 8.0 or later)", dnnVersionString(d.Version()))
 	}
@@ -576,26 +579,26 @@ func (d *DNN) PlanConv(g ConvGraph, max int, keep func(notes, behavior []int) bo
 	var plans []*EnginePlan
 	var skipped []error
 	seen := map[int64]bool{}
-	for _, mode := range []int{heurModeA, heurModeFallback} {
-		name := map[int]string{heurModeA: "A", heurModeFallback: "fallback"}[mode]
+	for i, mode := range [2]int{heurModeA, heurModeFallback} {
+		name := heurModeNames()[i]
 		cfgs, err := d.engineConfigs(og, mode)
 		if err != nil {
 			skipped = append(skipped, fmt.Errorf("heuristics %s: %w", name, err))
 		}
-		st.Offered[name] = len(cfgs)
+		st.Offered[i] = len(cfgs)
 		for _, cfg := range cfgs {
 			var p *EnginePlan
-			if st.Planned[name] < max {
+			if st.Planned[i] < max {
 				var rejected bool
-				p, rejected, err = d.finalizePlan(og, cfg, name, seen, keep)
+				p, rejected, err = d.finalizePlan(og, cfg, name, mode == heurModeFallback, seen, keep)
 				switch {
 				case err != nil:
-					st.Failed[name]++
+					st.Failed[i]++
 					skipped = append(skipped, err)
 				case rejected:
-					st.Rejected[name]++
+					st.Rejected[i]++
 				case p != nil:
-					st.Planned[name]++
+					st.Planned[i]++
 				}
 			}
 			if p == nil {
@@ -630,7 +633,7 @@ func summarize(errs []error) error {
 // finalizePlan makes cfg's execution plan. It returns nil and rejected for
 // an engine keep rejects, nil for one the fallback list repeats from mode A,
 // and nil with the error for one that fails to finalize.
-func (d *DNN) finalizePlan(og *opGraph, cfg C.cudnnBackendDescriptor_t, heur string, seen map[int64]bool,
+func (d *DNN) finalizePlan(og *opGraph, cfg C.cudnnBackendDescriptor_t, heur string, fallback bool, seen map[int64]bool,
 	keep func(notes, behavior []int) bool) (_ *EnginePlan, rejected bool, _ error) {
 	index, notes, behavior, err := d.engineOf(cfg)
 	if err != nil {
@@ -638,7 +641,7 @@ func (d *DNN) finalizePlan(og *opGraph, cfg C.cudnnBackendDescriptor_t, heur str
 	}
 	// Mode A may offer one engine with several knob settings, so only the
 	// fallback list is deduplicated against what A offered.
-	if heur != "A" && seen[index] {
+	if fallback && seen[index] {
 		return nil, false, nil
 	}
 	seen[index] = true
