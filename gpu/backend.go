@@ -172,9 +172,10 @@ type BatchNormSpec struct {
 	// ReLU fuses a ReLU that follows the batch norm (every batch norm of
 	// DenseNet, the stem's and the first of each block in ResNet): the
 	// forward passes write max(y, 0), and Backward takes the gradient of that
-	// output, passing dy only where y > 0. It saves the ReLU's own passes
-	// over the tensor: a read and a write forward, two reads and a write
-	// backward, of which the masked backward reads y back once.
+	// output, passing dy only where the value before the ReLU, recomputed
+	// from x, is > 0. It saves the ReLU's own passes over the tensor: a read
+	// and a write forward, two reads and a write backward; recomputing the
+	// mask from x, which the backward reads anyway, saves reading y back.
 	ReLU bool
 }
 
@@ -193,13 +194,27 @@ type BatchNormSpec struct {
 // dx (=, or += when accumulate) gamma*invstd*(dy - mean_c(dy) - xhat*mean_c(dy*xhat)).
 //
 // With Spec().ReLU the forward passes write y = max(that y, 0), and Backward
-// first replaces dy by dy where y > 0, else 0, with y the forward's output;
-// y is read only then (pass the zero Tensor otherwise).
+// first replaces dy by dy where gamma*xhat + beta > 0, else 0: the gradient
+// of the ReLU's output. A float32 backend's ForwardTrain computes that value
+// as x*k1[c] + k0[c] with k1, k0 = BatchNormTrainCoeffs of the saved
+// statistics, and Backward recomputes it from x the same way, so the mask is
+// exactly where ForwardTrain's output is > 0 (the conformance suite checks
+// this at the kink); x must be unchanged in between. beta is read only then.
 type BatchNorm interface {
 	Spec() BatchNormSpec
 	ForwardTrain(y Tensor, saveMean, saveInvStd, runMean, runVar Slice, x Tensor, gamma, beta Slice) error
 	ForwardInfer(y Tensor, x Tensor, gamma, beta, runMean, runVar Slice) error
-	Backward(dx Tensor, dgamma, dbeta Slice, dy, x, y Tensor, gamma, saveMean, saveInvStd Slice, accumulate bool) error
+	Backward(dx Tensor, dgamma, dbeta Slice, dy, x Tensor, gamma, beta, saveMean, saveInvStd Slice, accumulate bool) error
+}
+
+// BatchNormTrainCoeffs folds a channel's saved statistics into the
+// coefficients of its training forward, y = x*k1 + k0: k1 = gamma*invstd and
+// k0 = beta - mean*k1, in float64, each rounded once to float32. A fused
+// ReLU's backward needs the same values bit for bit (see BatchNorm), so the
+// float32 backends take them from here or, on the GPU, from the same math.
+func BatchNormTrainCoeffs(gamma, beta, mean, invstd float32) (k1, k0 float32) {
+	a := float64(gamma) * float64(invstd)
+	return float32(a), float32(float64(beta) - float64(mean)*a)
 }
 
 // Augment says how BuildBatch turns stored images into a batch.

@@ -1035,12 +1035,8 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 		f32buf{sm, 0}, f32buf{si, 0}, c.c)
 	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
 		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
-	// the fused ReLU's output, which masks the backward's dy
-	mask := e.tensor(c.n, c.c, c.h, c.w, true)
-	e.set(mask, wantY)
-	maskArgs, maskT := []any{nullPtr{}, 0}, gpu.Tensor{}
+	// the fused ReLU's output, where the backward's mask will be 0
 	if relu {
-		maskArgs, maskT = mask.args(), mask.t
 		zeros := 0
 		for _, v := range wantY {
 			if v == 0 {
@@ -1069,22 +1065,22 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 		dx := e.randomTensor(c.n, c.c, c.h, c.w, true)
 		dg, db := e.normal(c.c), e.normal(c.c)
 		dgS, dbS := e.slice(dg), e.slice(db)
-		e.must(bn.Backward(dx.t, dgS, dbS, dy.t, x.t, maskT, gS, smS, siS, acc))
+		e.must(bn.Backward(dx.t, dgS, dbS, dy.t, x.t, gS, bS, smS, siS, acc))
 		wantDX, wantDG, wantDB := e.cpu(dx), e.download(dgS), e.download(dbS)
-		k := make([]float32, 3*c.c)
-		args := append(append([]any{f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}}, dy.args()...), maskArgs...)
-		args = append(append(args, x.args()...), f32buf{gamma, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw,
-			f64buf{part, 0}, seg)
+		k := make([]float32, 5*c.c)
+		args := append([]any{f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}}, dy.args()...)
+		args = append(append(args, x.args()...), f32buf{gamma, 0}, f32buf{beta, 0}, f32buf{wantSM, 0},
+			f32buf{wantSI, 0}, c.n, c.c, hw, b2i(relu), f64buf{part, 0}, seg)
 		e.h.launch(t, "bn_grad_stats", grid, c.block, args...)
 		if seg > 1 {
 			e.h.launch(t, "bn_grad_reduce", 2, 1, f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}, f64buf{part, 0}, seg,
-				f32buf{gamma, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw)
+				f32buf{gamma, 0}, f32buf{beta, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw, b2i(relu))
 		}
 		compare(t, "dgamma", dg, wantDG, 1e-5)
 		compare(t, "dbeta", db, wantDB, 1e-5)
 		apply := func(out *pair, accumulate bool) []any {
-			a := append(append(append(out.args(), dy.args()...), maskArgs...), x.args()...)
-			return append(a, f32buf{k, 0}, c.n, c.c, hw, b2i(accumulate))
+			a := append(append(out.args(), dy.args()...), x.args()...)
+			return append(a, f32buf{k, 0}, c.n, c.c, hw, b2i(relu), b2i(accumulate))
 		}
 		e.check("bn_grad_apply", ewConfigs, []*pair{dx}, [][]float32{wantDX}, 1e-5, apply(dx, acc)...)
 		if !acc { // dx in place of dy

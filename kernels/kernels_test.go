@@ -38,8 +38,8 @@ var params = map[string]int{
 	"bn_coeffs_infer":   8,
 	"bn_apply":          10,
 	"bn_grad_stats":     17,
-	"bn_grad_reduce":    11,
-	"bn_grad_apply":     13,
+	"bn_grad_reduce":    13,
+	"bn_grad_apply":     12,
 }
 
 // TestSourceHash fails when ops.ptx was not made from the ops.cu beside it.

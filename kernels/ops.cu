@@ -310,6 +310,23 @@ static __host__ __device__ __forceinline__ void bn_stats_finish(double sum, doub
     *runVar = (float)d_add(d_mul(1.0 - mom, (double)*runVar), d_mul(d_mul(mom, var), m) / (m - 1.0));
 }
 
+// bn_train_coeffs folds a channel's saved statistics into the training
+// forward's y = x*k1 + k0 (gpu.BatchNormTrainCoeffs): k1 = gamma*invstd,
+// k0 = beta - mean*k1, in double, each rounded once. The fused ReLU's
+// backward recomputes its mask from x with these same values.
+static __host__ __device__ __forceinline__ void bn_train_coeffs(float gamma, float beta, float mean, float invstd,
+                                                                float* k1, float* k0) {
+    double a = d_mul((double)gamma, (double)invstd);
+    *k1 = (float)a;
+    *k0 = (float)d_sub((double)beta, d_mul((double)mean, a));
+}
+
+// bn_pre is the training forward's output before a fused ReLU, x*k1 + k0,
+// as bn_apply computes it: the backward's mask must match it bit for bit.
+static __host__ __device__ __forceinline__ float bn_pre(float x, float k1, float k0) {
+    return f_add(f_mul(x, k1), k0);
+}
+
 // bn_grad_finish turns sum dy and sum dy*x over m values of a channel into
 // dbeta, dgamma (+=) and the coefficients of dx = dy*k1 + x*k2 + k0.
 static __host__ __device__ __forceinline__ void bn_grad_finish(double sdy, double sdyx, long long count, float gamma,
@@ -687,13 +704,13 @@ static __device__ __forceinline__ void chain_next(chain_walk* w, int nt, int ste
 // values [lo, hi) of the n*HW of one channel, u from (pu, us) and v from
 // (pv, vs), both pointing at the channel's first value (v = u gives the sum
 // of squares).
-// With a mask (pm, ms; NULL for none: a fused ReLU's output), u counts only
-// where the mask is > 0, as relu_backward. Each thread walks CHAINS runs at
-// once; the order of every sum is fixed by the block size alone. All threads
-// of the block must call it.
-static __device__ __forceinline__ void channel_sums(const float* pu, int us, const float* pm, int ms, const float* pv,
-                                                    int vs, long long lo, long long hi, int HW, double* sa, double* sb,
-                                                    double* su, double* suv) {
+// With relu (a fused ReLU's coefficients m1, m0), u counts only where
+// bn_pre(v, m1, m0) > 0, as relu_backward of the forward's output. Each
+// thread walks CHAINS runs at once; the order of every sum is fixed by the
+// block size alone. All threads of the block must call it.
+static __device__ __forceinline__ void channel_sums(const float* pu, int us, int relu, float m1, float m0,
+                                                    const float* pv, int vs, long long lo, long long hi, int HW,
+                                                    double* sa, double* sb, double* su, double* suv) {
     int t = (int)threadIdx.x, nt = (int)blockDim.x;
     int stepImg = nt / HW, stepPos = nt - stepImg * HW;
     chain_walk w[CHAINS];
@@ -709,11 +726,12 @@ static __device__ __forceinline__ void channel_sums(const float* pu, int us, con
         for (int j = 0; j < CHAINS; j++) {
             if (w[j].e < w[j].end) {
                 double u = (double)pu[(long long)w[j].img * us + w[j].pos];
-                if (pm != nullptr && !(pm[(long long)w[j].img * ms + w[j].pos] > 0.0f)) {
+                float v = pv[(long long)w[j].img * vs + w[j].pos];
+                if (relu && !(bn_pre(v, m1, m0) > 0.0f)) {
                     u = 0.0;
                 }
                 a[j] += u;
-                b[j] += u * (double)pv[(long long)w[j].img * vs + w[j].pos];
+                b[j] += u * (double)v;
                 chain_next(&w[j], nt, stepImg, stepPos, HW);
             }
         }
@@ -749,7 +767,7 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, floa
         long long lo, hi;
         segment_bounds(n, HW, s, S, &lo, &hi);
         double sa0, sb0;
-        channel_sums(xc, xs, nullptr, 0, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
+        channel_sums(xc, xs, 0, 0.0f, 0.0f, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
         if (t == 0) {
             if (S == 1) {
                 bn_stats_finish(sa0, sb0, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c],
@@ -784,13 +802,11 @@ __global__ void bn_stats_reduce(float* saveMean, float* saveInvStd, float* runMe
     }
 }
 
-// bn_coeffs_train: k1 = gamma*invstd, k0 = beta - mean*k1 (double math).
+// bn_coeffs_train: k1 = gamma*invstd, k0 = beta - mean*k1 (bn_train_coeffs).
 __global__ void bn_coeffs_train(float* k1, float* k0, const float* gamma, const float* beta, const float* mean,
                                 const float* invstd, int C) {
     for (long long c = grid_start(); c < C; c += grid_stride()) {
-        double a = d_mul((double)gamma[c], (double)invstd[c]);
-        k1[c] = (float)a;
-        k0[c] = (float)d_sub((double)beta[c], d_mul((double)mean[c], a));
+        bn_train_coeffs(gamma[c], beta[c], mean[c], invstd[c], &k1[c], &k0[c]);
     }
 }
 
@@ -818,26 +834,28 @@ __global__ void bn_apply(float* y, int ys, const float* x, int xs, const float* 
         unsigned int chw32 = (unsigned int)chw, hw = (unsigned int)HW;
         for (unsigned int e = (unsigned int)grid_start(); e < (unsigned int)total; e += (unsigned int)grid_stride()) {
             unsigned int img = e / chw32, r = e - img * chw32, c = r / hw;
-            y[(long long)img * ys + r] = bn_out(f_add(f_mul(x[(long long)img * xs + r], k1[c]), k0[c]), relu);
+            y[(long long)img * ys + r] = bn_out(bn_pre(x[(long long)img * xs + r], k1[c], k0[c]), relu);
         }
         return;
     }
     for (long long e = grid_start(); e < total; e += grid_stride()) {
         long long img = e / chw, r = e - img * chw;
         long long c = r / HW;
-        y[img * ys + r] = bn_out(f_add(f_mul(x[img * xs + r], k1[c]), k0[c]), relu);
+        y[img * ys + r] = bn_out(bn_pre(x[img * xs + r], k1[c], k0[c]), relu);
     }
 }
 
 // bn_grad_stats: per channel c, in S segments as bn_stats, sdy = sum dy and
 // sdyx = sum dy*x in double; with S = 1 then bn_grad_finish: dbeta, dgamma
 // (+=) and k[c] = k1, k[C+c] = k2, k[2C+c] = k0 for bn_grad_apply; with
-// S > 1 the sums go to part for bn_grad_reduce. With a mask m (the fused
-// ReLU's output y; NULL for none) dy counts only where y > 0.
+// S > 1 the sums go to part for bn_grad_reduce. With relu (the fused ReLU)
+// dy counts only where the forward's output was > 0, recomputed from x as
+// bn_pre with bn_train_coeffs of gamma, beta and the saved statistics, which
+// then also go to k[3C+c] and k[4C+c] for bn_grad_apply.
 __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, float* dbeta, float* k, const float* dy,
-                                                                int dys, const float* m, int ms, const float* x, int xs,
-                                                                const float* gamma, const float* mean,
-                                                                const float* invstd, int n, int C, int HW,
+                                                                int dys, const float* x, int xs, const float* gamma,
+                                                                const float* beta, const float* mean,
+                                                                const float* invstd, int n, int C, int HW, int relu,
                                                                 double* part, int S) {
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
@@ -846,15 +864,22 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
         int c = b / S, s = b - c * S;
         const float* dyc = dy + (long long)c * HW;
         const float* xc = x + (long long)c * HW;
-        const float* mc = m != nullptr ? m + (long long)c * HW : nullptr;
+        float m1 = 0.0f, m0 = 0.0f;
+        if (relu) {
+            bn_train_coeffs(gamma[c], beta[c], mean[c], invstd[c], &m1, &m0);
+        }
         long long lo, hi;
         segment_bounds(n, HW, s, S, &lo, &hi);
         double sa0, sb0;
-        channel_sums(dyc, dys, mc, ms, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
+        channel_sums(dyc, dys, relu, m1, m0, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
         if (t == 0) {
             if (S == 1) {
                 bn_grad_finish(sa0, sb0, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c],
                                &k[c], &k[C + c], &k[2 * C + c]);
+                if (relu) {
+                    k[3 * C + c] = m1;
+                    k[4 * C + c] = m0;
+                }
             } else {
                 part[2 * b] = sa0;
                 part[2 * b + 1] = sb0;
@@ -864,33 +889,44 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
 }
 
 // bn_grad_reduce: per channel (one thread each), bn_grad_stats' S partial
-// sums added in order, then bn_grad_finish.
+// sums added in order, then bn_grad_finish, and with relu the ReLU's
+// coefficients as bn_grad_stats leaves them.
 __global__ void bn_grad_reduce(float* dgamma, float* dbeta, float* k, const double* part, int S, const float* gamma,
-                               const float* mean, const float* invstd, int n, int C, int HW) {
+                               const float* beta, const float* mean, const float* invstd, int n, int C, int HW,
+                               int relu) {
     for (long long c = grid_start(); c < C; c += grid_stride()) {
         double a, b;
         segment_total(part, (int)c, S, &a, &b);
         bn_grad_finish(a, b, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c],
                        &k[C + c], &k[2 * C + c]);
+        if (relu) {
+            bn_train_coeffs(gamma[c], beta[c], mean[c], invstd[c], &k[3 * C + c], &k[4 * C + c]);
+        }
     }
 }
 
+// bn_grad_value is element e's dx term g*k1 + x*k2 + k0 with g = dy, or with
+// relu dy where bn_pre(x, k[3C+c], k[4C+c]) > 0, else 0.
+static __device__ __forceinline__ float bn_grad_value(float dy, float x, const float* k, int C, long long c, int relu) {
+    float g = dy;
+    if (relu && !(bn_pre(x, k[3 * C + c], k[4 * C + c]) > 0.0f)) {
+        g = 0.0f;
+    }
+    return f_add(f_add(f_mul(g, k[c]), f_mul(x, k[C + c])), k[2 * C + c]);
+}
+
 // bn_grad_apply: dx (=, +=) g*k1[c] + x*k2[c] + k0[c] with k as bn_grad_stats
-// left it and g = dy, or with a mask m (NULL for none) dy where m > 0, else
-// 0; dx may be dy. (32-bit index math when it fits, as bn_apply.)
-__global__ void bn_grad_apply(float* dx, int dxs, const float* dy, int dys, const float* m, int ms, const float* x,
-                              int xs, const float* k, int n, int C, int HW, int accumulate) {
+// left it (bn_grad_value); dx may be dy. (32-bit index math when it fits, as
+// bn_apply.)
+__global__ void bn_grad_apply(float* dx, int dxs, const float* dy, int dys, const float* x, int xs, const float* k,
+                              int n, int C, int HW, int relu, int accumulate) {
     long long chw = (long long)C * HW;
     long long total = (long long)n * chw;
     if (total < 0x7fffffffLL) {
         unsigned int chw32 = (unsigned int)chw, hw = (unsigned int)HW;
         for (unsigned int e = (unsigned int)grid_start(); e < (unsigned int)total; e += (unsigned int)grid_stride()) {
             unsigned int img = e / chw32, r = e - img * chw32, c = r / hw;
-            float g = dy[(long long)img * dys + r];
-            if (m != nullptr && !(m[(long long)img * ms + r] > 0.0f)) {
-                g = 0.0f;
-            }
-            float v = f_add(f_add(f_mul(g, k[c]), f_mul(x[(long long)img * xs + r], k[C + c])), k[2 * C + c]);
+            float v = bn_grad_value(dy[(long long)img * dys + r], x[(long long)img * xs + r], k, C, c, relu);
             float* out = &dx[(long long)img * dxs + r];
             *out = accumulate ? f_add(*out, v) : v;
         }
@@ -899,11 +935,7 @@ __global__ void bn_grad_apply(float* dx, int dxs, const float* dy, int dys, cons
     for (long long e = grid_start(); e < total; e += grid_stride()) {
         long long img = e / chw, r = e - img * chw;
         long long c = r / HW;
-        float g = dy[img * dys + r];
-        if (m != nullptr && !(m[img * ms + r] > 0.0f)) {
-            g = 0.0f;
-        }
-        float v = f_add(f_add(f_mul(g, k[c]), f_mul(x[img * xs + r], k[C + c])), k[2 * C + c]);
+        float v = bn_grad_value(dy[img * dys + r], x[img * xs + r], k, C, c, relu);
         float* out = &dx[img * dxs + r];
         *out = accumulate ? f_add(*out, v) : v;
     }

@@ -183,15 +183,16 @@ func (b *bnOp) forward(y, x gpu.Tensor, train bool) error {
 }
 
 // backward computes dx (=, or += when accumulate) from dy, the gradient of
-// the output y that forward wrote (read only with relu: pass the zero Tensor
-// otherwise). Without fusion the ReLU's backward runs in place on dy.
+// the output y that forward wrote from x (both unchanged since). y is read
+// only by an unfused ReLU, whose backward runs in place on dy; pass the zero
+// Tensor otherwise. The fused ReLU recomputes its mask from x.
 func (b *bnOp) backward(dx, dy, x, y gpu.Tensor, accumulate bool) error {
 	if b.relu && !b.fused {
 		if err := b.b.ReLUBackward(dy, dy, y); err != nil {
 			return err
 		}
 	}
-	return b.op.Backward(dx, b.dgamma, b.dbeta, dy, x, y, b.gamma, b.saveMean, b.saveInvStd, accumulate)
+	return b.op.Backward(dx, b.dgamma, b.dbeta, dy, x, b.gamma, b.beta, b.saveMean, b.saveInvStd, accumulate)
 }
 
 // head is global average pooling and the classifier:

@@ -15,11 +15,13 @@ type batchNorm struct {
 	s gpu.BatchNormSpec
 	// per-channel coefficients of the current call: y = x*k1 + k0, then
 	// max(y, 0) with the fused ReLU (forward); dx = g*k1 + x*k2 + k0
-	// (backward), g being dy, or with the fused ReLU dy where y > 0
+	// (backward), g being dy, or with the fused ReLU dy where
+	// x*m1 + m0 > 0, m1 and m0 being the forward's k1 and k0 (nil without)
 	k0, k1, k2 []float32
+	m0, m1     []float32
 
 	phase      int
-	x, y       view // y: the output (forward), or the fused ReLU's output that masks dy (backward)
+	x, y       view // y: the output (forward)
 	dx, dy     view
 	accumulate bool
 }
@@ -38,6 +40,10 @@ func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
 	}
 	bn := &batchNorm{b: b, s: s, k0: make([]float32, s.C), k1: make([]float32, s.C), k2: make([]float32, s.C)}
 	b.bytes += int64(12 * s.C)
+	if s.ReLU {
+		bn.m0, bn.m1 = make([]float32, s.C), make([]float32, s.C)
+		b.bytes += int64(8 * s.C)
+	}
 	b.growScratch(0, 2*s.C)
 	return bn, nil
 }
@@ -126,8 +132,9 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 		sm[c], si[c] = float32(mean), float32(invstd)
 		rm[c] = float32((1-mom)*float64(rm[c]) + mom*mean)
 		rv[c] = float32((1-mom)*float64(rv[c]) + mom*variance*m/(m-1))
-		k1 := float64(g[c]) * invstd
-		bn.k1[c], bn.k0[c] = float32(k1), float32(float64(be[c])-mean*k1)
+		// from the saved float32 statistics, which a fused ReLU's backward
+		// folds the same way
+		bn.k1[c], bn.k0[c] = gpu.BatchNormTrainCoeffs(g[c], be[c], sm[c], si[c])
 	}
 	bn.phase = bnAffine
 	bn.b.pool.run(bn, bn.x.pix())
@@ -170,16 +177,11 @@ func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMe
 }
 
 // Backward computes dgamma, dbeta (+=) and dx (=, +=); see gpu.BatchNorm.
-func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, beta, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
 	const op = "backward"
 	var err error
 	if bn.x, err = bn.tensor(op, "x", x); err != nil {
 		return err
-	}
-	if bn.s.ReLU { // the fused ReLU's output masks dy
-		if bn.y, err = bn.tensor(op, "y", y); err != nil {
-			return err
-		}
 	}
 	if bn.dy, err = bn.tensor(op, "dy", dy); err != nil {
 		return err
@@ -206,6 +208,15 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y g
 	si, err := bn.channel(op, "saveInvStd", saveInvStd)
 	if err != nil {
 		return err
+	}
+	if bn.s.ReLU { // the forward's coefficients, to mask dy where its output was 0
+		be, err := bn.channel(op, "beta", beta)
+		if err != nil {
+			return err
+		}
+		for c := range bn.m1 {
+			bn.m1[c], bn.m0[c] = gpu.BatchNormTrainCoeffs(g[c], be[c], sm[c], si[c])
+		}
 	}
 	sum := bn.sums(bnGradStats)
 	m := float64(bn.x.pix())
@@ -243,17 +254,8 @@ func (bn *batchNorm) run(w, lo, hi int) {
 	case bnGradStats:
 		red := bn.b.red[w][:2*C]
 		clear(red)
-		vec.GradSums(red[:C], red[C:], bn.dy.from(lo), bn.dy.ld, bn.maskFrom(lo), bn.y.ld, x, bn.x.ld, rows, C)
+		vec.GradSums(red[:C], red[C:], bn.dy.from(lo), bn.dy.ld, x, bn.x.ld, bn.m1, bn.m0, rows, C)
 	case bnGrad:
-		vec.AffineGrad(bn.dx.from(lo), bn.dx.ld, bn.dy.from(lo), bn.dy.ld, bn.maskFrom(lo), bn.y.ld, x, bn.x.ld, bn.k1, bn.k2, bn.k0, rows, C, bn.accumulate)
+		vec.AffineGrad(bn.dx.from(lo), bn.dx.ld, bn.dy.from(lo), bn.dy.ld, x, bn.x.ld, bn.k1, bn.k2, bn.k0, bn.m1, bn.m0, rows, C, bn.accumulate)
 	}
-}
-
-// maskFrom is, in the backward phases, the fused ReLU's output from pixel lo
-// on, or nil without a fused ReLU.
-func (bn *batchNorm) maskFrom(lo int) []float32 {
-	if !bn.s.ReLU {
-		return nil
-	}
-	return bn.y.from(lo)
 }

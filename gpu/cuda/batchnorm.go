@@ -35,6 +35,11 @@ func bnSegments(c, values int) int {
 	return max(1, min(512/c, values/4096))
 }
 
+// bnScratchPerChannel is how many floats per channel our batch-norm
+// kernels keep in b.bnScratch: the forward's k1, k0; the backward's k1, k2,
+// k0 and, with a fused ReLU, the forward's k1, k0 again for its mask.
+const bnScratchPerChannel = 5
+
 // NewBatchNorm plans batch normalization.
 func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
 	if s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 || s.Eps <= 0 || s.Momentum < 0 || s.Momentum > 1 || s.N*s.H*s.W < 2 {
@@ -49,7 +54,7 @@ func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
 		return nil, err
 	}
 	if s.C > b.bnScratchCh {
-		p, err := b.malloc(uint64(4 * 3 * s.C))
+		p, err := b.malloc(uint64(4 * bnScratchPerChannel * s.C))
 		if err != nil {
 			return nil, err
 		}
@@ -207,18 +212,12 @@ func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMe
 }
 
 // Backward computes dgamma, dbeta (+=) and dx (=, +=); with the fused ReLU,
-// from dy masked by its output y.
-func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+// from dy masked where the forward's output, recomputed from x, was 0.
+func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, beta, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
 	const op = "backward"
 	vx, err := bn.tensor(op, "x", x)
 	if err != nil {
 		return err
-	}
-	var vm view // the mask: the fused ReLU's output, or none (a NULL pointer)
-	if bn.s.ReLU {
-		if vm, err = bn.tensor(op, "y", y); err != nil {
-			return err
-		}
 	}
 	vdy, err := bn.tensor(op, "dy", dy)
 	if err != nil {
@@ -228,30 +227,35 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y g
 	if err != nil {
 		return err
 	}
-	var dg, db, g, sm, si lib.DevicePtr
+	var dg, db, g, sm, si, be lib.DevicePtr
 	if err := bn.channels(op, []*lib.DevicePtr{&dg, &db, &g, &sm, &si}, dgamma, dbeta, gamma, saveMean, saveInvStd); err != nil {
 		return err
 	}
 	b, s := bn.b, bn.s
-	if vx.packed() && vdy.packed() && vdx.packed() && !s.ReLU {
+	if s.ReLU {
+		if err := bn.channels(op, []*lib.DevicePtr{&be}, beta); err != nil {
+			return err
+		}
+	} else if vx.packed() && vdy.packed() && vdx.packed() {
 		betaData := float32(0)
 		if accumulate {
 			betaData = 1
 		}
 		return b.dnn.BNBackward(1, betaData, 1, 1, bn.x, vx.ptr, bn.x, vdy.ptr, bn.x, vdx.ptr, bn.bnd, g, dg, db, s.Eps, sm, si)
 	}
+	relu := boolInt(s.ReLU)
 	a := b.args
 	a.Reset()
 	a.Ptr(dg)
 	a.Ptr(db)
 	a.Ptr(b.bnScratch)
 	b.argView(vdy)
-	b.argView(vm)
 	b.argView(vx)
-	a.Ptr(g)
-	a.Ptr(sm)
-	a.Ptr(si)
+	for _, p := range [...]lib.DevicePtr{g, be, sm, si} {
+		a.Ptr(p)
+	}
 	bn.argsNCHW(vx)
+	a.Int(relu)
 	a.Ptr(b.bnPart)
 	a.Int(int32(bn.segments))
 	if err := b.launchBlocks(b.fn.bnGradStats, s.C*bn.segments); err != nil {
@@ -263,10 +267,11 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y g
 			a.Ptr(p)
 		}
 		a.Int(int32(bn.segments))
-		for _, p := range [...]lib.DevicePtr{g, sm, si} {
+		for _, p := range [...]lib.DevicePtr{g, be, sm, si} {
 			a.Ptr(p)
 		}
 		bn.argsNCHW(vx)
+		a.Int(relu)
 		if err := b.launch(b.fn.bnGradReduce, s.C); err != nil {
 			return err
 		}
@@ -274,10 +279,10 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y g
 	a.Reset()
 	b.argView(vdx)
 	b.argView(vdy)
-	b.argView(vm)
 	b.argView(vx)
 	a.Ptr(b.bnScratch)
 	bn.argsNCHW(vx)
+	a.Int(relu)
 	a.Int(boolInt(accumulate))
 	return b.launch(b.fn.bnGradApply, vx.n*vx.chw())
 }

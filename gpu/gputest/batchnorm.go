@@ -45,6 +45,9 @@ func batchNormCases() []Case {
 				newCase(join("batchnorm", name, "forward-train"), func(e *env) { e.bnForwardTrain(sh) }),
 				newCase(join("batchnorm", name, "forward-infer"), func(e *env) { e.bnForwardInfer(sh) }),
 				newCase(join("batchnorm", name, "backward"), func(e *env) { e.bnBackward(sh) }))
+			if relu {
+				cs = append(cs, newCase(join("batchnorm", name, "mask-at-kink"), func(e *env) { e.bnMaskAtKink(sh) }))
+			}
 		}
 	}
 	return cs
@@ -128,29 +131,22 @@ func (e *env) bnBackward(sh bnShape) {
 	dy := e.at(ts, sh.yParent, sh.yC0)
 	dyv := e.fill(dy)
 	gv, bv := e.uniform(s.C, 0.5, 1.5), e.uniform(s.C, -0.5, 0.5)
-	// The saved statistics of this x and its output, rounded to float32 as a
-	// backend keeps them; with ReLU about half the outputs are 0.
-	y64, mean64, invstd64 := make([]float64, ts.Elems()), make([]float64, s.C), make([]float64, s.C)
-	ref.BatchNormForwardTrain(y64, mean64, invstd64, make([]float64, s.C), make([]float64, s.C),
+	// The saved statistics of this x, rounded to float32 as a backend keeps
+	// them; with ReLU about half the outputs are 0.
+	mean64, invstd64 := make([]float64, s.C), make([]float64, s.C)
+	ref.BatchNormForwardTrain(make([]float64, ts.Elems()), mean64, invstd64, make([]float64, s.C), make([]float64, s.C),
 		widen(xv), widen(gv), widen(bv), s)
-	mv, iv, yv := narrow(mean64), narrow(invstd64), narrow(y64)
-	var y gpu.Tensor // read only with ReLU
-	var yBefore []float32
-	if s.ReLU {
-		y = e.at(ts, sh.yParent, sh.yC0)
-		e.put(y, yv)
-		yBefore = e.snap(y)
-	}
-	gamma, saveMean, saveInvStd := e.slice(gv), e.slice(mv), e.slice(iv)
+	mv, iv := narrow(mean64), narrow(invstd64)
+	gamma, beta, saveMean, saveInvStd := e.slice(gv), e.slice(bv), e.slice(mv), e.slice(iv)
 	gx, gg, gb := make([]float64, ts.Elems()), make([]float64, s.C), make([]float64, s.C)
-	ref.BatchNormBackward(gx, gg, gb, widen(dyv), widen(xv), widen(yv), widen(gv), widen(mv), widen(iv), s, false)
+	ref.BatchNormBackward(gx, gg, gb, widen(dyv), widen(xv), widen(gv), widen(bv), widen(mv), widen(iv), s, false)
 	xBefore, dyBefore := e.snap(x), e.snap(dy)
 
 	dg0, db0 := e.rnd(s.C), e.rnd(s.C)
 	dgamma, dbeta := e.slice(dg0), e.slice(db0)
 	dx := e.at(ts, sh.xParent, sh.xC0)
 	dxBefore := e.snap(dx)
-	e.do("BatchNorm.Backward", bn.Backward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvStd, false))
+	e.do("BatchNorm.Backward", bn.Backward(dx, dgamma, dbeta, dy, x, gamma, beta, saveMean, saveInvStd, false))
 	e.expect("dx", dx, dxBefore, gx)
 	e.expectS("dgamma", dgamma, addTo(dg0, gg))
 	e.expectS("dbeta", dbeta, addTo(db0, gb))
@@ -159,18 +155,73 @@ func (e *env) bnBackward(sh bnShape) {
 	dx0 := e.fill(dx)
 	dxBefore = e.snap(dx)
 	dg0, db0 = e.getS(dgamma), e.getS(dbeta)
-	e.do("BatchNorm.Backward (accumulate)", bn.Backward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvStd, true))
+	e.do("BatchNorm.Backward (accumulate)", bn.Backward(dx, dgamma, dbeta, dy, x, gamma, beta, saveMean, saveInvStd, true))
 	e.expect("dx (accumulate)", dx, dxBefore, addTo(dx0, gx))
 	e.expectS("dgamma", dgamma, addTo(dg0, gg))
 	e.expectS("dbeta", dbeta, addTo(db0, gb))
 
 	e.unchanged("x", x, xBefore)
 	e.unchanged("dy", dy, dyBefore)
-	if s.ReLU {
-		e.unchanged("y", y, yBefore)
-	}
+	e.unchangedS("gamma", gamma, gv)
+	e.unchangedS("beta", beta, bv)
 	e.unchangedS("saveMean", saveMean, mv)
 	e.unchangedS("saveInvStd", saveInvStd, iv)
+}
+
+// bnMaskAtKink checks that Backward's fused-ReLU mask is exactly where
+// ForwardTrain's output is > 0, for inputs whose normalized value is 0 up to
+// rounding: a third of each channel's values sit at its mean (the others a
+// spread to either side), beta is 0, so those outputs before the ReLU are
+// rounding residues whose sign depends on how the backend multiplies and
+// adds. A backend that recomputes them otherwise than its forward (a fused
+// multiply-add in one and not the other) flips some. With dy = 1, dbeta is
+// the count of unmasked values per channel, which must equal the count of
+// outputs > 0.
+func (e *env) bnMaskAtKink(sh bnShape) {
+	s, ts := sh.s, bnTensorShape(sh.s)
+	bn := e.newBatchNorm(s)
+	x := e.at(ts, sh.xParent, sh.xC0)
+	centre, spread := e.uniform(s.C, -2, 2), e.uniform(s.C, 0.5, 2)
+	hw := s.H * s.W
+	xv := make([]float32, ts.Elems())
+	for i := range xv {
+		// value j of its channel: triples centre-d, centre, centre+d (d
+		// varying), the remainder at the centre, so the mean is the centre
+		// up to rounding
+		c, j := i/hw%s.C, i/(s.C*hw)*hw+i%hw
+		d := spread[c] * float32(1+j/3%7) / 4
+		if j/3*3+3 > s.N*hw {
+			d = 0
+		}
+		xv[i] = centre[c] + float32(j%3-1)*d
+	}
+	e.put(x, xv)
+	gamma, beta := e.slice(e.uniform(s.C, 0.5, 1.5)), e.slice(make([]float32, s.C))
+	saveMean, saveInvStd := e.slice(nans(s.C)), e.slice(nans(s.C))
+	runMean, runVar := e.slice(make([]float32, s.C)), e.slice(e.uniform(s.C, 1, 1))
+	y := e.at(ts, sh.yParent, sh.yC0)
+	e.do("BatchNorm.ForwardTrain", bn.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta))
+	on := make([]int, s.C)
+	for i, v := range e.get(y) {
+		if v > 0 {
+			on[i/hw%s.C]++
+		}
+	}
+	dy := e.at(ts, sh.yParent, sh.yC0)
+	ones := make([]float32, ts.Elems())
+	for i := range ones {
+		ones[i] = 1
+	}
+	e.put(dy, ones)
+	dgamma, dbeta := e.slice(make([]float32, s.C)), e.slice(make([]float32, s.C))
+	dx := e.at(ts, sh.xParent, sh.xC0)
+	e.do("BatchNorm.Backward", bn.Backward(dx, dgamma, dbeta, dy, x, gamma, beta, saveMean, saveInvStd, false))
+	for c, got := range e.getS(dbeta) {
+		if got != float32(on[c]) {
+			e.errorf("channel %d: the backward's mask passes %v of %d values, the forward's output is > 0 at %d",
+				c, got, s.N*hw, on[c])
+		}
+	}
 }
 
 func narrow(v []float64) []float32 {

@@ -216,10 +216,17 @@ func (bn *refBatchNorm) Spec() gpu.BatchNormSpec { return bn.s }
 
 func (bn *refBatchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
 	yv, m, is, rm, rv := make([]float64, y.Elems()), wide(saveMean), wide(saveInvStd), wide(runMean), wide(runVar)
-	ref.BatchNormForwardTrain(yv, m, is, rm, rv, gather(x), wide(gamma), wide(beta), bn.s)
-	scatter(y, yv)
+	xv := gather(x)
+	ref.BatchNormForwardTrain(yv, m, is, rm, rv, xv, wide(gamma), wide(beta), bn.s)
 	setSlice(saveMean, m)
 	setSlice(saveInvStd, is)
+	if bn.s.ReLU { // as a float32 backend, so that Backward's mask matches
+		pre := bn.preReLU(xv, gamma, beta, saveMean, saveInvStd)
+		for i, v := range pre {
+			yv[i] = max(v, 0)
+		}
+	}
+	scatter(y, yv)
 	setSlice(runMean, rm)
 	setSlice(runVar, rv)
 	return nil
@@ -232,17 +239,36 @@ func (bn *refBatchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, ru
 	return nil
 }
 
-func (bn *refBatchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
-	dxv, dg, db := gather(dx), wide(dgamma), wide(dbeta)
-	var yv []float64
-	if bn.s.ReLU {
-		yv = gather(y)
+func (bn *refBatchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, beta, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+	dxv, dg, db, dyv, xv := gather(dx), wide(dgamma), wide(dbeta), gather(dy), gather(x)
+	s := bn.s
+	if s.ReLU { // mask as ForwardTrain computed its output, then no ReLU
+		for i, v := range bn.preReLU(xv, gamma, beta, saveMean, saveInvStd) {
+			if !(v > 0) {
+				dyv[i] = 0
+			}
+		}
+		s.ReLU = false
 	}
-	ref.BatchNormBackward(dxv, dg, db, gather(dy), gather(x), yv, wide(gamma), wide(saveMean), wide(saveInvStd), bn.s, accumulate)
+	ref.BatchNormBackward(dxv, dg, db, dyv, xv, wide(gamma), nil, wide(saveMean), wide(saveInvStd), s, accumulate)
 	scatter(dx, dxv)
 	setSlice(dgamma, dg)
 	setSlice(dbeta, db)
 	return nil
+}
+
+// preReLU is x*k1 + k0 in float32 with gpu.BatchNormTrainCoeffs of the saved
+// statistics: a fused ReLU's input as a float32 backend computes it.
+func (bn *refBatchNorm) preReLU(x []float64, gamma, beta, saveMean, saveInvStd gpu.Slice) []float64 {
+	g, b, m, is := floats(gamma), floats(beta), floats(saveMean), floats(saveInvStd)
+	hw := bn.s.H * bn.s.W
+	pre := make([]float64, len(x))
+	for i, v := range x {
+		c := i / hw % bn.s.C
+		k1, k0 := gpu.BatchNormTrainCoeffs(g[c], b[c], m[c], is[c])
+		pre[i] = float64(float32(float32(v)*k1) + k0)
+	}
+	return pre
 }
 
 func (b *refBackend) ReLUForward(y, x gpu.Tensor) error {

@@ -180,9 +180,9 @@ func (b *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMea
 	return b.p.end(b.name("infer forward", x), b.BatchNorm.ForwardInfer(y, x, gamma, beta, runMean, runVar))
 }
 
-func (b *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x, y gpu.Tensor, gamma, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
+func (b *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, beta, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
 	b.p.begin()
-	return b.p.end(b.name("backward", x), b.BatchNorm.Backward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvStd, accumulate))
+	return b.p.end(b.name("backward", x), b.BatchNorm.Backward(dx, dgamma, dbeta, dy, x, gamma, beta, saveMean, saveInvStd, accumulate))
 }
 
 // name is the profile row of a batch-norm call: "batchnorm+relu backward

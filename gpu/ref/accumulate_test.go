@@ -36,7 +36,7 @@ func TestAccumulate(t *testing.T) {
 			ConvBackward(dx, make([]float64, cs.WeightLen()), cdy, cx, cw, cs, acc)
 		}},
 		{"batchnorm", bsh.Elems(), func(dx []float64, acc bool) {
-			BatchNormBackward(dx, make([]float64, 3), make([]float64, 3), bdy, bx, nil, gamma, mean, invstd, bs, acc)
+			BatchNormBackward(dx, make([]float64, 3), make([]float64, 3), bdy, bx, gamma, nil, mean, invstd, bs, acc)
 		}},
 		{"shortcut", s.Elems(), func(dx []float64, acc bool) { ShortcutBackward(dx, rdy, s, a, acc) }},
 		{"avgpool", pool.Elems(), func(dx []float64, acc bool) { AvgPoolBackward(dx, pdy, pool, 2, acc) }},
@@ -93,8 +93,8 @@ func TestAccumulate(t *testing.T) {
 	g0, b0 := randVec(rng, 3), randVec(rng, 3)
 	dg, dbeta := append([]float64(nil), g0...), append([]float64(nil), b0...)
 	gg, gbeta := make([]float64, 3), make([]float64, 3)
-	BatchNormBackward(make([]float64, bsh.Elems()), gg, gbeta, bdy, bx, nil, gamma, mean, invstd, bs, false)
-	BatchNormBackward(make([]float64, bsh.Elems()), dg, dbeta, bdy, bx, nil, gamma, mean, invstd, bs, false)
+	BatchNormBackward(make([]float64, bsh.Elems()), gg, gbeta, bdy, bx, gamma, nil, mean, invstd, bs, false)
+	BatchNormBackward(make([]float64, bsh.Elems()), dg, dbeta, bdy, bx, gamma, nil, mean, invstd, bs, false)
 	for c := range 3 {
 		if d := dg[c] - g0[c] - gg[c]; d > 1e-12 || d < -1e-12 {
 			t.Fatalf("batchnorm dgamma does not accumulate at %d", c)

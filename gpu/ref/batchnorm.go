@@ -104,30 +104,31 @@ func BatchNormForwardInfer(y, x, gamma, beta, runMean, runVar []float64, s gpu.B
 //	dgamma[c] += sum dy*xhat
 //	dx (=, or += when accumulate) gamma[c]*saveInvStd[c]*(dy - mean_c(dy) - xhat*mean_c(dy*xhat))
 //
-// With s.ReLU, dy is first replaced by dy where y > 0, else 0: y is the
-// forward's output, the gradient is that of max(bn(x), 0). y is read only
-// then (it may be nil otherwise).
-func BatchNormBackward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvStd []float64, s gpu.BatchNormSpec, accumulate bool) {
+// With s.ReLU, dy is first replaced by dy where gamma[c]*xhat + beta[c] > 0
+// (the forward's output before its ReLU), else 0: the gradient is that of
+// max(bn(x), 0). beta is read only then (it may be nil otherwise).
+func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, beta, saveMean, saveInvStd []float64, s gpu.BatchNormSpec, accumulate bool) {
 	const op = "BatchNormBackward"
 	sh, m := bnShape(op, s)
 	need(op, "dx", dx, sh.Elems())
 	need(op, "dy", dy, sh.Elems())
 	need(op, "x", x, sh.Elems())
-	if s.ReLU {
-		need(op, "y", y, sh.Elems())
-		masked := make([]float64, len(dy))
-		for k := range dy {
-			if y[k] > 0 {
-				masked[k] = dy[k]
-			}
-		}
-		dy = masked
-	}
 	for _, p := range []struct {
 		name string
 		v    []float64
 	}{{"dgamma", dgamma}, {"dbeta", dbeta}, {"gamma", gamma}, {"saveMean", saveMean}, {"saveInvStd", saveInvStd}} {
 		need(op, p.name, p.v, s.C)
+	}
+	if s.ReLU {
+		need(op, "beta", beta, s.C)
+		masked := make([]float64, len(dy))
+		for k := range dy {
+			c := k / (sh.H * sh.W) % sh.C
+			if gamma[c]*(x[k]-saveMean[c])*saveInvStd[c]+beta[c] > 0 {
+				masked[k] = dy[k]
+			}
+		}
+		dy = masked
 	}
 	g := make([]float64, sh.Elems())
 	for c := 0; c < sh.C; c++ {

@@ -140,7 +140,7 @@ func TestBatchNormGradient(t *testing.T) {
 		mean, invstd := make([]float64, s.C), make([]float64, s.C)
 		BatchNormForwardTrain(y, mean, invstd, make([]float64, s.C), make([]float64, s.C), x, gamma, beta, s)
 		dx, dgamma, dbeta := make([]float64, len(x)), make([]float64, s.C), make([]float64, s.C)
-		BatchNormBackward(dx, dgamma, dbeta, r, x, y, gamma, mean, invstd, s, false)
+		BatchNormBackward(dx, dgamma, dbeta, r, x, gamma, beta, mean, invstd, s, false)
 		if s.ReLU {
 			zeros := 0
 			for _, v := range y {

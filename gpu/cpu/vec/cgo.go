@@ -47,6 +47,12 @@ VEC static void vec_relu_backward(float *dx, long lddx, const float *dy, long ld
 	}
 }
 
+// bn_pre is batch norm's output before a fused ReLU, x*k1 + k0. The forward
+// and the masked backward loops both call it, so that gcc contracts it the
+// same way in each (a fused multiply-add in the AVX2 and AVX-512 clones) and
+// the backward's mask is exactly where the forward's output is > 0.
+static inline __attribute__((always_inline)) float bn_pre(float x, float k1, float k0) { return x * k1 + k0; }
+
 // relu: the ReLU fused after batch norm, max(v, 0) as vec_relu.
 VEC static void vec_affine(float *y, long ldy, const float *x, long ldx, const float *restrict k1, const float *restrict k0, long rows, long c, int relu) {
 	for (long r = 0; r < rows; r++) {
@@ -54,40 +60,41 @@ VEC static void vec_affine(float *y, long ldy, const float *x, long ldx, const f
 		const float *xr = x + r * ldx;
 		if (relu) {
 			for (long j = 0; j < c; j++) {
-				float v = xr[j] * k1[j] + k0[j];
+				float v = bn_pre(xr[j], k1[j], k0[j]);
 				yr[j] = v <= 0 ? 0 : v;
 			}
 		} else {
 			for (long j = 0; j < c; j++) {
-				yr[j] = xr[j] * k1[j] + k0[j];
+				yr[j] = bn_pre(xr[j], k1[j], k0[j]);
 			}
 		}
 	}
 }
 
-// masked is dy where the mask is > 0, else +0 (also where it is NaN), by
-// clearing dy's bits: gcc 12 did not vectorize a select here (the masked
-// sums ran 18x slower than the plain ones).
-static inline __attribute__((always_inline)) float masked(float dy, float m) {
-	union { float f; unsigned u; } v = {dy};
-	v.u &= -(unsigned)(m > 0);
-	return v.f;
+// masked is dy where v, the fused ReLU's input, is > 0, else +0 (also where
+// v is NaN), by clearing dy's bits: gcc 12 did not vectorize a select here
+// (the masked sums ran 18x slower than the plain ones).
+static inline __attribute__((always_inline)) float masked(float dy, float v) {
+	union { float f; unsigned u; } d = {dy};
+	d.u &= -(unsigned)(v > 0);
+	return d.f;
 }
 
-// vec_affine_grad: dx (=, +=) g*k1 + x*k2 + k0 with g = dy, or with a mask
-// m (the fused ReLU's output; NULL for none) dy where m > 0, else 0. One loop
-// per case: a test of m inside the loop keeps gcc from vectorizing it.
-VEC static void vec_affine_grad(float *dx, long lddx, const float *dy, long lddy, const float *m, long ldm, const float *x, long ldx,
-		const float *restrict k1, const float *restrict k2, const float *restrict k0, long rows, long c, int accumulate) {
+// vec_affine_grad: dx (=, +=) g*k1 + x*k2 + k0 with g = dy, or with the
+// coefficients m1, m0 of a fused ReLU's forward (NULL for none) dy where
+// bn_pre(x, m1, m0) > 0, else 0. One loop per case: a test of m1 inside the
+// loop keeps gcc from vectorizing it.
+VEC static void vec_affine_grad(float *dx, long lddx, const float *dy, long lddy, const float *x, long ldx,
+		const float *restrict k1, const float *restrict k2, const float *restrict k0,
+		const float *restrict m1, const float *restrict m0, long rows, long c, int accumulate) {
 	for (long r = 0; r < rows; r++) {
 		float *dxr = dx + r * lddx;
 		const float *dyr = dy + r * lddy, *xr = x + r * ldx;
-		if (m) {
-			const float *mr = m + r * ldm;
+		if (m1) {
 			if (accumulate) {
-				for (long j = 0; j < c; j++) dxr[j] += masked(dyr[j], mr[j]) * k1[j] + xr[j] * k2[j] + k0[j];
+				for (long j = 0; j < c; j++) dxr[j] += masked(dyr[j], bn_pre(xr[j], m1[j], m0[j])) * k1[j] + xr[j] * k2[j] + k0[j];
 			} else {
-				for (long j = 0; j < c; j++) dxr[j] = masked(dyr[j], mr[j]) * k1[j] + xr[j] * k2[j] + k0[j];
+				for (long j = 0; j < c; j++) dxr[j] = masked(dyr[j], bn_pre(xr[j], m1[j], m0[j])) * k1[j] + xr[j] * k2[j] + k0[j];
 			}
 		} else if (accumulate) {
 			for (long j = 0; j < c; j++) dxr[j] += dyr[j] * k1[j] + xr[j] * k2[j] + k0[j];
@@ -110,13 +117,12 @@ VEC static void vec_sums_sq(double *restrict s1, double *restrict s2, const floa
 
 // vec_sums_dot: s1 += g, s2 += g*x per channel, g as in vec_affine_grad.
 VEC static void vec_sums_dot(double *restrict s1, double *restrict s2, const float *restrict dy, long lddy,
-		const float *restrict m, long ldm, const float *restrict x, long ldx, long rows, long c) {
+		const float *restrict x, long ldx, const float *restrict m1, const float *restrict m0, long rows, long c) {
 	for (long r = 0; r < rows; r++) {
 		const float *dyr = dy + r * lddy, *xr = x + r * ldx;
-		if (m) {
-			const float *mr = m + r * ldm;
+		if (m1) {
 			for (long j = 0; j < c; j++) {
-				double g = masked(dyr[j], mr[j]);
+				double g = masked(dyr[j], bn_pre(xr[j], m1[j], m0[j]));
 				s1[j] += g;
 				s2[j] += g * (double)xr[j];
 			}
@@ -575,7 +581,7 @@ const Impl = "C loops (cgo)"
 func f32(s []float32) *C.float  { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 func f64(s []float64) *C.double { return (*C.double)(unsafe.Pointer(unsafe.SliceData(s))) }
 
-// cbool is a C truth value; (f32 of a nil slice is NULL, which the C loops
+// cbool is a C truth value. (f32 of a nil slice is NULL, which the C loops
 // read as "no mask".)
 func cbool(b bool) C.int {
 	if b {
@@ -596,17 +602,17 @@ func affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, 
 	C.vec_affine(f32(y), C.long(ldy), f32(x), C.long(ldx), f32(k1), f32(k0), C.long(rows), C.long(c), cbool(relu))
 }
 
-func affineGrad(dx []float32, lddx int, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
+func affineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0, m1, m0 []float32, rows, c int, accumulate bool) {
 	acc := cbool(accumulate)
-	C.vec_affine_grad(f32(dx), C.long(lddx), f32(dy), C.long(lddy), f32(mask), C.long(ldm), f32(x), C.long(ldx), f32(k1), f32(k2), f32(k0), C.long(rows), C.long(c), acc)
+	C.vec_affine_grad(f32(dx), C.long(lddx), f32(dy), C.long(lddy), f32(x), C.long(ldx), f32(k1), f32(k2), f32(k0), f32(m1), f32(m0), C.long(rows), C.long(c), acc)
 }
 
 func sumsSq(s1, s2 []float64, x []float32, ldx int, rows, c int) {
 	C.vec_sums_sq(f64(s1), f64(s2), f32(x), C.long(ldx), C.long(rows), C.long(c))
 }
 
-func sumsDot(s1, s2 []float64, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, rows, c int) {
-	C.vec_sums_dot(f64(s1), f64(s2), f32(dy), C.long(lddy), f32(mask), C.long(ldm), f32(x), C.long(ldx), C.long(rows), C.long(c))
+func sumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, m1, m0 []float32, rows, c int) {
+	C.vec_sums_dot(f64(s1), f64(s2), f32(dy), C.long(lddy), f32(x), C.long(ldx), f32(m1), f32(m0), C.long(rows), C.long(c))
 }
 
 func im2col(cols []float32, x []float32, ldx, c, images int, w Window) {

@@ -19,16 +19,16 @@ func affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, 
 	refAffine(y, ldy, x, ldx, k1, k0, rows, c, relu)
 }
 
-func affineGrad(dx []float32, lddx int, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
-	refAffineGrad(dx, lddx, dy, lddy, mask, ldm, x, ldx, k1, k2, k0, rows, c, accumulate)
+func affineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0, m1, m0 []float32, rows, c int, accumulate bool) {
+	refAffineGrad(dx, lddx, dy, lddy, x, ldx, k1, k2, k0, m1, m0, rows, c, accumulate)
 }
 
 func sumsSq(s1, s2 []float64, x []float32, ldx int, rows, c int) {
 	refSumsSq(s1, s2, x, ldx, rows, c)
 }
 
-func sumsDot(s1, s2 []float64, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, rows, c int) {
-	refSumsDot(s1, s2, dy, lddy, mask, ldm, x, ldx, rows, c)
+func sumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, m1, m0 []float32, rows, c int) {
+	refSumsDot(s1, s2, dy, lddy, x, ldx, m1, m0, rows, c)
 }
 
 func im2col(cols []float32, x []float32, ldx, c, images int, w Window) {

@@ -31,12 +31,18 @@ func refReLUBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32
 	}
 }
 
+// bnPre is batch norm's output before a fused ReLU, x*k1 + k0, each step
+// rounded to float32 (the conversion keeps Go from fusing it into a
+// multiply-add on some targets, which the forward and the masked backward
+// must agree on).
+func bnPre(x, k1, k0 float32) float32 { return float32(x*k1) + k0 }
+
 func refAffine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int, relu bool) {
 	k1, k0 = k1[:c], k0[:c]
 	for r := 0; r < rows; r++ {
 		yr, xr := y[r*ldy:r*ldy+c], x[r*ldx:r*ldx+c]
 		for j, v := range xr {
-			yr[j] = v*k1[j] + k0[j]
+			yr[j] = bnPre(v, k1[j], k0[j])
 			if relu {
 				yr[j] = max(yr[j], 0)
 			}
@@ -44,28 +50,21 @@ func refAffine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, row
 	}
 }
 
-// masked is dy[j], or 0 where a mask row is given and mr[j] is not > 0.
-func masked(dy, mr []float32, j int) float32 {
-	if mr != nil && !(mr[j] > 0) {
+// masked is dy[r][j], or 0 where coefficients of a fused ReLU are given
+// (m1 non-nil) and bnPre(x[r][j], m1[j], m0[j]) is not > 0.
+func masked(dyr, xr, m1, m0 []float32, j int) float32 {
+	if m1 != nil && !(bnPre(xr[j], m1[j], m0[j]) > 0) {
 		return 0
 	}
-	return dy[j]
+	return dyr[j]
 }
 
-// maskRow is row r of mask (ldm apart), or nil without a mask.
-func maskRow(mask []float32, ldm, r, c int) []float32 {
-	if mask == nil {
-		return nil
-	}
-	return mask[r*ldm : r*ldm+c]
-}
-
-func refAffineGrad(dx []float32, lddx int, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
+func refAffineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0, m1, m0 []float32, rows, c int, accumulate bool) {
 	k1, k2, k0 = k1[:c], k2[:c], k0[:c]
 	for r := 0; r < rows; r++ {
-		dxr, dyr, xr, mr := dx[r*lddx:r*lddx+c], dy[r*lddy:r*lddy+c], x[r*ldx:r*ldx+c], maskRow(mask, ldm, r, c)
+		dxr, dyr, xr := dx[r*lddx:r*lddx+c], dy[r*lddy:r*lddy+c], x[r*ldx:r*ldx+c]
 		for j := range dyr {
-			v := masked(dyr, mr, j)*k1[j] + xr[j]*k2[j] + k0[j]
+			v := masked(dyr, xr, m1, m0, j)*k1[j] + xr[j]*k2[j] + k0[j]
 			if accumulate {
 				v += dxr[j]
 			}
@@ -85,12 +84,12 @@ func refSumsSq(s1, s2 []float64, x []float32, ldx int, rows, c int) {
 	}
 }
 
-func refSumsDot(s1, s2 []float64, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, rows, c int) {
+func refSumsDot(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, m1, m0 []float32, rows, c int) {
 	s1, s2 = s1[:c], s2[:c]
 	for r := 0; r < rows; r++ {
-		dyr, xr, mr := dy[r*lddy:r*lddy+c], x[r*ldx:r*ldx+c], maskRow(mask, ldm, r, c)
+		dyr, xr := dy[r*lddy:r*lddy+c], x[r*ldx:r*ldx+c]
 		for j := range dyr {
-			f := float64(masked(dyr, mr, j))
+			f := float64(masked(dyr, xr, m1, m0, j))
 			s1[j] += f
 			s2[j] += f * float64(xr[j])
 		}

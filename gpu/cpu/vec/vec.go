@@ -80,24 +80,33 @@ func Affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, 
 }
 
 // AffineGrad computes dx[r][j] = g*k1[j] + x[r][j]*k2[j] + k0[j], or adds
-// it to dx when accumulate is set, with g = dy[r][j], or, given a mask
-// (rows ldm apart; nil for none), dy[r][j] where mask[r][j] > 0 and else 0:
-// batch norm's input gradient once its sums are folded into k0, k1 and k2,
-// the mask being the output of a fused ReLU.
-func AffineGrad(dx []float32, lddx int, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, k1, k2, k0 []float32, rows, c int, accumulate bool) {
+// it to dx when accumulate is set, with g = dy[r][j], or, given the
+// coefficients m1, m0 of a fused ReLU's forward (nil for none), dy[r][j]
+// where x[r][j]*m1[j] + m0[j] > 0, computed exactly as Affine computes its
+// output, and else 0: batch norm's input gradient once its sums are folded
+// into k0, k1 and k2.
+func AffineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0, m1, m0 []float32, rows, c int, accumulate bool) {
 	fits("affine grad dx", dx, rows, c, lddx)
 	fits("affine grad dy", dy, rows, c, lddy)
-	if mask != nil {
-		fits("affine grad mask", mask, rows, c, ldm)
-	}
 	fits("affine grad x", x, rows, c, ldx)
 	perChannel("affine grad k1", k1, c)
 	perChannel("affine grad k2", k2, c)
 	perChannel("affine grad k0", k0, c)
+	reluCoeffs("affine grad", m1, m0, c)
 	if rows == 0 || c == 0 {
 		return
 	}
-	affineGrad(dx, lddx, dy, lddy, mask, ldm, x, ldx, k1, k2, k0, rows, c, accumulate)
+	affineGrad(dx, lddx, dy, lddy, x, ldx, k1, k2, k0, m1, m0, rows, c, accumulate)
+}
+
+// reluCoeffs checks a fused ReLU's coefficients: both nil, or both per channel.
+func reluCoeffs(op string, m1, m0 []float32, c int) {
+	if (m1 == nil) != (m0 == nil) {
+		panic(fmt.Sprintf("vec: %s: ReLU coefficients m1 (nil %v) and m0 (nil %v) must be given together", op, m1 == nil, m0 == nil))
+	}
+	if m1 != nil && (len(m1) < c || len(m0) < c) { // (no name built before a failure: this runs per call)
+		panic(fmt.Sprintf("vec: %s: ReLU coefficients m1, m0: %d and %d values for %d channels", op, len(m1), len(m0), c))
+	}
 }
 
 // Sums adds, per channel j, the sum of x[r][j] to s1[j] and the sum of
@@ -113,18 +122,16 @@ func Sums(s1, s2 []float64, x []float32, ldx int, rows, c int) {
 
 // GradSums adds, per channel j, the sum of g to s1[j] and the sum of
 // g*x[r][j] to s2[j], in float64, with g = dy[r][j] masked as in AffineGrad
-// (mask nil: none): batch norm's gradient statistics.
-func GradSums(s1, s2 []float64, dy []float32, lddy int, mask []float32, ldm int, x []float32, ldx int, rows, c int) {
+// (m1, m0 nil: none): batch norm's gradient statistics.
+func GradSums(s1, s2 []float64, dy []float32, lddy int, x []float32, ldx int, m1, m0 []float32, rows, c int) {
 	fits("grad sums dy", dy, rows, c, lddy)
-	if mask != nil {
-		fits("grad sums mask", mask, rows, c, ldm)
-	}
 	fits("grad sums x", x, rows, c, ldx)
+	reluCoeffs("grad sums", m1, m0, c)
 	sums(s1, s2, c)
 	if rows == 0 || c == 0 {
 		return
 	}
-	sumsDot(s1, s2, dy, lddy, mask, ldm, x, ldx, rows, c)
+	sumsDot(s1, s2, dy, lddy, x, ldx, m1, m0, rows, c)
 }
 
 // Window is the geometry of a convolution's im2col: H x W input pixels,

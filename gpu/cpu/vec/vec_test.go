@@ -116,23 +116,24 @@ func TestAffine(t *testing.T) {
 	}
 }
 
-// reluMask is a fused ReLU's output: about half 0, the rest positive, one
-// NaN (masked out, as ReLUBackward does).
-func reluMask(rng *rand.Rand, n int) []float32 {
-	m := random(rng, n)
-	for i := range m {
-		m[i] = max(m[i], 0)
+// reluCoeffsFor are coefficients of a fused ReLU's forward, m1 in [0.5, 1.5)
+// and m0 in [-1, 1), so that about half of x*m1 + m0 is > 0 for x in
+// [-1, 1), with x[0] made NaN (masked out, as ReLUBackward does).
+func reluCoeffsFor(rng *rand.Rand, x []float32, c int) (m1, m0 []float32) {
+	m1, m0 = random(rng, c), random(rng, c)
+	for j := range m1 {
+		m1[j] = 1 + m1[j]/2
 	}
-	m[n/2] = float32(math.NaN())
-	return m
+	x[0] = float32(math.NaN())
+	return m1, m0
 }
 
-// maskDy is dy with the mask applied, so that the unmasked loops give the
-// masked answer.
-func maskDy(dy, mask []float32) []float32 {
+// maskDy is dy where x*m1 + m0 > 0 (bnPre), else 0, so that the unmasked
+// loops give the masked answer.
+func maskDy(dy, x, m1, m0 []float32, ld, c int) []float32 {
 	g := append([]float32(nil), dy...)
 	for i := range g {
-		if !(mask[i] > 0) {
+		if j := i % ld; j < c && !(bnPre(x[i], m1[j], m0[j]) > 0) {
 			g[i] = 0
 		}
 	}
@@ -148,17 +149,84 @@ func TestAffineGrad(t *testing.T) {
 			k1, k2, k0 := random(rng, s.c), random(rng, s.c), random(rng, s.c)
 			got := random(rng, n)
 			want := append([]float32(nil), got...)
-			AffineGrad(got, s.ld, dy, s.ld, nil, 0, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
-			refAffineGrad(want, s.ld, dy, s.ld, nil, 0, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
+			AffineGrad(got, s.ld, dy, s.ld, x, s.ld, k1, k2, k0, nil, nil, s.rows, s.c, acc)
+			refAffineGrad(want, s.ld, dy, s.ld, x, s.ld, k1, k2, k0, nil, nil, s.rows, s.c, acc)
 			same(t, "affine grad", s.rows, s.c, s.ld, got, want, 16)
 
-			// with the mask of a fused ReLU: as the unmasked loop on masked dy
-			mask := reluMask(rng, n)
+			// masked by a fused ReLU: as the unmasked loop on masked dy (x
+			// away from NaN, where the two would differ)
+			xm := append([]float32(nil), x...)
+			m1, m0 := reluCoeffsFor(rng, xm, s.c)
+			xm[0] = 0.5
 			got = random(rng, n)
 			want = append([]float32(nil), got...)
-			AffineGrad(got, s.ld, dy, s.ld, mask, s.ld, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
-			refAffineGrad(want, s.ld, maskDy(dy, mask), s.ld, nil, 0, x, s.ld, k1, k2, k0, s.rows, s.c, acc)
+			AffineGrad(got, s.ld, dy, s.ld, xm, s.ld, k1, k2, k0, m1, m0, s.rows, s.c, acc)
+			refAffineGrad(want, s.ld, maskDy(dy, xm, m1, m0, s.ld, s.c), s.ld, xm, s.ld, k1, k2, k0, nil, nil, s.rows, s.c, acc)
 			same(t, "affine grad masked", s.rows, s.c, s.ld, got, want, 16)
+		}
+	}
+}
+
+// TestReLUMaskMatchesAffine checks that the masked backward loops pass dy
+// exactly where Affine's fused-ReLU output is > 0, at the kink: x sits at
+// -m0/m1 rounded (or a float32 step or two away), so x*m1 + m0 is a
+// rounding residue whose sign depends on whether the multiply and add are
+// fused. The loops must agree with Affine
+// on every one, whatever the build does, and NaN is masked out.
+func TestReLUMaskMatchesAffine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, s := range shapes {
+		n := length(s.rows, s.ld, s.c)
+		x := random(rng, n)
+		m1, m0 := random(rng, s.c), random(rng, s.c)
+		for i := range x {
+			if j := i % s.ld; j < s.c {
+				m1[j] = 0.5 + float32(j%5)/7
+				// the kink, or one or two float32 steps to either side
+				x[i] = -m0[j] / m1[j]
+				steps, toward := i%5-2, float32(math.Inf(1))
+				if steps < 0 {
+					steps, toward = -steps, -toward
+				}
+				for ; steps > 0; steps-- {
+					x[i] = math.Nextafter32(x[i], toward)
+				}
+			}
+		}
+		x[0] = float32(math.NaN())
+		y := make([]float32, n)
+		Affine(y, s.ld, x, s.ld, m1, m0, s.rows, s.c, true)
+		ones, zeros := make([]float32, n), make([]float32, s.c)
+		for i := range ones {
+			ones[i] = 1
+		}
+		// dx = g*1 + x*0 + 0 is the mask itself, and sum g counts it
+		dx := make([]float32, n)
+		AffineGrad(dx, s.ld, ones, s.ld, x, s.ld, ones[:s.c], zeros, zeros, m1, m0, s.rows, s.c, false)
+		s1, s2 := make([]float64, s.c), make([]float64, s.c)
+		GradSums(s1, s2, ones, s.ld, x, s.ld, m1, m0, s.rows, s.c)
+		count, on := make([]float64, s.c), 0
+		for r := 0; r < s.rows; r++ {
+			for j := 0; j < s.c; j++ {
+				i := r*s.ld + j
+				want := float32(0)
+				if y[i] > 0 {
+					want = 1
+					count[j]++
+					on++
+				}
+				if i > 0 && dx[i] != want { // (dx[0] is NaN: x*0; s1 checks its mask)
+					t.Fatalf("%+v [%d][%d]: x %v, affine output %v, backward mask %v", s, r, j, x[i], y[i], dx[i])
+				}
+			}
+		}
+		for j := range count {
+			if s1[j] != count[j] {
+				t.Fatalf("%+v channel %d: grad sums pass %v values, affine's output is > 0 at %v", s, j, s1[j], count[j])
+			}
+		}
+		if total := s.rows * s.c; s.rows > 2 && (on == 0 || on == total) {
+			t.Fatalf("%+v: %d of %d outputs > 0: the kink is not straddled", s, on, total)
 		}
 	}
 }
@@ -177,12 +245,13 @@ func TestSums(t *testing.T) {
 		Sums(g1, g2, x, s.ld, s.rows, s.c)
 		refSumsSq(w1, w2, x, s.ld, s.rows, s.c)
 		sameSums(t, "sums", s.c, g1, g2, w1, w2)
-		GradSums(g1, g2, dy, s.ld, nil, 0, x, s.ld, s.rows, s.c)
-		refSumsDot(w1, w2, dy, s.ld, nil, 0, x, s.ld, s.rows, s.c)
+		GradSums(g1, g2, dy, s.ld, x, s.ld, nil, nil, s.rows, s.c)
+		refSumsDot(w1, w2, dy, s.ld, x, s.ld, nil, nil, s.rows, s.c)
 		sameSums(t, "grad sums", s.c, g1, g2, w1, w2)
-		mask := reluMask(rng, n)
-		GradSums(g1, g2, dy, s.ld, mask, s.ld, x, s.ld, s.rows, s.c)
-		refSumsDot(w1, w2, maskDy(dy, mask), s.ld, nil, 0, x, s.ld, s.rows, s.c)
+		m1, m0 := reluCoeffsFor(rng, x, s.c)
+		x[0] = 0.5
+		GradSums(g1, g2, dy, s.ld, x, s.ld, m1, m0, s.rows, s.c)
+		refSumsDot(w1, w2, maskDy(dy, x, m1, m0, s.ld, s.c), s.ld, x, s.ld, nil, nil, s.rows, s.c)
 		sameSums(t, "grad sums masked", s.c, g1, g2, w1, w2)
 	}
 }
@@ -201,8 +270,8 @@ func TestRowsOutsideAreUntouched(t *testing.T) {
 	ReLU(y, ld, x, ld, rows, c)
 	Affine(y[c:], ld, x, ld, k, k, rows-1, c, true)
 	Affine(y[c:], ld, x, ld, k, k, rows-1, c, false)
-	AffineGrad(y[2*c:], ld, x, ld, x, ld, x, ld, k, k, k, rows-1, 3, true)
-	AffineGrad(y[2*c:], ld, x, ld, nil, 0, x, ld, k, k, k, rows-1, 3, true)
+	AffineGrad(y[2*c:], ld, x, ld, x, ld, k, k, k, k, k, rows-1, 3, true)
+	AffineGrad(y[2*c:], ld, x, ld, x, ld, k, k, k, nil, nil, rows-1, 3, true)
 	for i, v := range y {
 		if i%ld >= 2*c+3 && v != 42 {
 			t.Fatalf("y[%d] (column %d) = %v: written outside the views", i, i%ld, v)
@@ -211,12 +280,24 @@ func TestRowsOutsideAreUntouched(t *testing.T) {
 }
 
 func TestBadSizesPanic(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("ReLU on a short slice did not panic")
-		}
-	}()
-	ReLU(make([]float32, 10), 4, make([]float32, 12), 4, 3, 4)
+	v, k := make([]float32, 12), make([]float32, 4)
+	for _, c := range []struct {
+		name string
+		call func()
+	}{
+		{"ReLU on a short slice", func() { ReLU(make([]float32, 10), 4, v, 4, 3, 4) }},
+		{"GradSums with m1 but no m0", func() { GradSums(make([]float64, 4), make([]float64, 4), v, 4, v, 4, k, nil, 3, 4) }},
+		{"AffineGrad with a short m0", func() { AffineGrad(v, 4, v, 4, v, 4, k, k, k, k, k[:3], 3, 4, false) }},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s did not panic", c.name)
+				}
+			}()
+			c.call()
+		}()
+	}
 }
 
 func same(t *testing.T, op string, rows, c, ld int, got, want []float32, scale float32) {
