@@ -187,6 +187,18 @@ type BatchNormSpec struct {
 // runMean = (1-Momentum) runMean + Momentum mean and runVar = (1-Momentum) runVar +
 // Momentum var*m/(m-1) (unbiased, as cuDNN and PyTorch do).
 //
+// Stats computes the batch statistics only: saveMean and saveInvStd as
+// ForwardTrain computes them, and batchVar[c] = var[c]*m/(m-1), the unbiased
+// variance that updates runVar. ForwardTrainFromStats is then ForwardTrain
+// without the statistics pass: it reads them (Stats' output for x's values,
+// which must not have changed since), writes y as ForwardTrain does and
+// updates runMean = (1-Momentum) runMean + Momentum saveMean and runVar =
+// (1-Momentum) runVar + Momentum batchVar. A channel's statistics depend on
+// its values alone, so they may come from a Stats call over other channels
+// around it: a DenseNet layer's input is the prefix of its block written so
+// far, whose channels' statistics are computed once, when each is written,
+// instead of again by every later layer.
+//
 // ForwardInfer: y = gamma[c]*(x-runMean[c])/sqrt(runVar[c]+Eps) + beta[c].
 //
 // Backward, with xhat = (x-mean)*invstd from the saved statistics:
@@ -203,6 +215,8 @@ type BatchNormSpec struct {
 type BatchNorm interface {
 	Spec() BatchNormSpec
 	ForwardTrain(y Tensor, saveMean, saveInvStd, runMean, runVar Slice, x Tensor, gamma, beta Slice) error
+	Stats(saveMean, saveInvStd, batchVar Slice, x Tensor) error
+	ForwardTrainFromStats(y Tensor, runMean, runVar Slice, x Tensor, gamma, beta, saveMean, saveInvStd, batchVar Slice) error
 	ForwardInfer(y Tensor, x Tensor, gamma, beta, runMean, runVar Slice) error
 	Backward(dx Tensor, dgamma, dbeta Slice, dy, x Tensor, gamma, beta, saveMean, saveInvStd Slice, accumulate bool) error
 }

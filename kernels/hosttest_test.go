@@ -1032,9 +1032,34 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 	compare(t, "runVar", grv, wantRV, 1e-6)
 	k1, k0 := make([]float32, c.c), make([]float32, c.c)
 	e.h.launch(t, "bn_coeffs_train", 2, 3, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
-		f32buf{sm, 0}, f32buf{si, 0}, c.c)
+		f32buf{sm, 0}, f32buf{si, 0}, nullPtr{}, nullPtr{}, nullPtr{}, mom, c.c)
 	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
 		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
+
+	// the same in two steps, Stats and ForwardTrainFromStats
+	bvS := e.slice(make([]float32, c.c))
+	e.must(bn.Stats(smS, siS, bvS, x.t))
+	wantSM, wantSI, wantBV := e.download(smS), e.download(siS), e.download(bvS)
+	bv := make([]float32, c.c)
+	e.h.launch(t, "bn_stats", grid, c.block, f32buf{sm, 0}, f32buf{si, 0}, nullPtr{}, f32buf{bv, 0},
+		x.args(), c.n, c.c, hw, eps, mom, f64buf{part, 0}, seg)
+	if seg > 1 {
+		e.h.launch(t, "bn_stats_reduce", 1, 2, f32buf{sm, 0}, f32buf{si, 0}, nullPtr{}, f32buf{bv, 0},
+			f64buf{part, 0}, seg, c.n, c.c, hw, eps, mom)
+	}
+	compare(t, "Stats saveMean", sm, wantSM, 1e-6)
+	compare(t, "Stats saveInvStd", si, wantSI, 1e-6)
+	compare(t, "Stats batchVar", bv, wantBV, 1e-6)
+	rm2, rv2 := e.download(rmS), e.download(rvS)
+	e.must(bn.ForwardTrainFromStats(y.t, rmS, rvS, x.t, gS, bS, smS, siS, bvS))
+	wantY, wantRM2, wantRV2 := e.cpu(y), e.download(rmS), e.download(rvS)
+	e.h.launch(t, "bn_coeffs_train", 2, 3, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
+		f32buf{wantSM, 0}, f32buf{wantSI, 0}, f32buf{rm2, 0}, f32buf{rv2, 0}, f32buf{wantBV, 0}, mom, c.c)
+	compare(t, "ForwardTrainFromStats runMean", rm2, wantRM2, 1e-6)
+	compare(t, "ForwardTrainFromStats runVar", rv2, wantRV2, 1e-6)
+	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
+		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
+	wantRM, wantRV = wantRM2, wantRV2 // the running statistics the infer pass below reads
 	// the fused ReLU's output, where the backward's mask will be 0
 	if relu {
 		zeros := 0

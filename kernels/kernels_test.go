@@ -34,7 +34,7 @@ var params = map[string]int{
 	"build_batch":       25,
 	"bn_stats":          13,
 	"bn_stats_reduce":   11,
-	"bn_coeffs_train":   7,
+	"bn_coeffs_train":   11,
 	"bn_coeffs_infer":   8,
 	"bn_apply":          10,
 	"bn_grad_stats":     17,

@@ -294,8 +294,16 @@ static __host__ __device__ __forceinline__ void xent_sample(const float* z, int 
 // ---------------------------------------------------------------------------
 // Batch-norm per-channel math (gpu/cpu/batchnorm.go) from the reduced sums.
 
+// channel_or_null is &p[c], or NULL for a NULL p (not NULL + c, which is
+// no longer NULL).
+static __host__ __device__ __forceinline__ float* channel_or_null(float* p, long long c) {
+    return p != nullptr ? p + c : nullptr;
+}
+
 // bn_stats_finish turns sum x and sum x^2 over m values of a channel into
-// the saved mean and inverse standard deviation and the running statistics.
+// the saved mean and inverse standard deviation and the running statistics;
+// without runMean (NULL: BatchNorm.Stats) runVar receives the unbiased batch
+// variance itself.
 static __host__ __device__ __forceinline__ void bn_stats_finish(double sum, double sumsq, long long count, float eps,
                                                                 float momentum, float* saveMean, float* saveInvStd,
                                                                 float* runMean, float* runVar) {
@@ -305,6 +313,10 @@ static __host__ __device__ __forceinline__ void bn_stats_finish(double sum, doub
     double invstd = 1.0 / sqrt(var + (double)eps);
     *saveMean = (float)mean;
     *saveInvStd = (float)invstd;
+    if (runMean == nullptr) {
+        *runVar = (float)(d_mul(var, m) / (m - 1.0));
+        return;
+    }
     double mom = (double)momentum;
     *runMean = (float)d_add(d_mul(1.0 - mom, (double)*runMean), d_mul(mom, mean));
     *runVar = (float)d_add(d_mul(1.0 - mom, (double)*runVar), d_mul(d_mul(mom, var), m) / (m - 1.0));
@@ -771,7 +783,7 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, floa
         if (t == 0) {
             if (S == 1) {
                 bn_stats_finish(sa0, sb0, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c],
-                                &runMean[c], &runVar[c]);
+                                channel_or_null(runMean, c), &runVar[c]);
             } else {
                 part[2 * b] = sa0;
                 part[2 * b + 1] = sb0;
@@ -797,16 +809,26 @@ __global__ void bn_stats_reduce(float* saveMean, float* saveInvStd, float* runMe
     for (long long c = grid_start(); c < C; c += grid_stride()) {
         double a, b;
         segment_total(part, (int)c, S, &a, &b);
-        bn_stats_finish(a, b, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c], &runMean[c],
-                        &runVar[c]);
+        bn_stats_finish(a, b, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c],
+                        channel_or_null(runMean, c), &runVar[c]);
     }
 }
 
 // bn_coeffs_train: k1 = gamma*invstd, k0 = beta - mean*k1 (bn_train_coeffs).
+// Given runMean (else NULL: bn_stats updated them), also the running
+// statistics from the batch's mean and unbiased variance batchVar, as
+// BatchNorm.ForwardTrainFromStats: run = (1-momentum)*run + momentum*batch
+// in double.
 __global__ void bn_coeffs_train(float* k1, float* k0, const float* gamma, const float* beta, const float* mean,
-                                const float* invstd, int C) {
+                                const float* invstd, float* runMean, float* runVar, const float* batchVar,
+                                float momentum, int C) {
+    double mom = (double)momentum;
     for (long long c = grid_start(); c < C; c += grid_stride()) {
         bn_train_coeffs(gamma[c], beta[c], mean[c], invstd[c], &k1[c], &k0[c]);
+        if (runMean != nullptr) {
+            runMean[c] = (float)d_add(d_mul(1.0 - mom, (double)runMean[c]), d_mul(mom, (double)mean[c]));
+            runVar[c] = (float)d_add(d_mul(1.0 - mom, (double)runVar[c]), d_mul(mom, (double)batchVar[c]));
+        }
     }
 }
 

@@ -126,14 +126,99 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 	m := float64(bn.x.pix())
 	mom := bn.s.Momentum
 	for c := 0; c < bn.s.C; c++ {
-		mean := sum[c] / m
-		variance := max(sum[bn.s.C+c]/m-mean*mean, 0)
-		invstd := 1 / math.Sqrt(variance+bn.s.Eps)
+		mean, variance, invstd := bn.finishStats(sum, c)
 		sm[c], si[c] = float32(mean), float32(invstd)
 		rm[c] = float32((1-mom)*float64(rm[c]) + mom*mean)
 		rv[c] = float32((1-mom)*float64(rv[c]) + mom*variance*m/(m-1))
 		// from the saved float32 statistics, which a fused ReLU's backward
 		// folds the same way
+		bn.k1[c], bn.k0[c] = gpu.BatchNormTrainCoeffs(g[c], be[c], sm[c], si[c])
+	}
+	bn.phase = bnAffine
+	bn.b.pool.run(bn, bn.x.pix())
+	return nil
+}
+
+// finishStats turns channel c's reduced sums into its mean, biased variance
+// and 1/sqrt(variance+Eps).
+func (bn *batchNorm) finishStats(sum []float64, c int) (mean, variance, invstd float64) {
+	m := float64(bn.x.pix())
+	mean = sum[c] / m
+	variance = max(sum[bn.s.C+c]/m-mean*mean, 0)
+	return mean, variance, 1 / math.Sqrt(variance+bn.s.Eps)
+}
+
+// Stats computes the batch statistics alone; see gpu.BatchNorm.
+func (bn *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tensor) error {
+	const op = "stats"
+	var err error
+	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+		return err
+	}
+	sm, err := bn.channel(op, "saveMean", saveMean)
+	if err != nil {
+		return err
+	}
+	si, err := bn.channel(op, "saveInvStd", saveInvStd)
+	if err != nil {
+		return err
+	}
+	bv, err := bn.channel(op, "batchVar", batchVar)
+	if err != nil {
+		return err
+	}
+	sum := bn.sums(bnStats)
+	m := float64(bn.x.pix())
+	for c := 0; c < bn.s.C; c++ {
+		mean, variance, invstd := bn.finishStats(sum, c)
+		sm[c], si[c], bv[c] = float32(mean), float32(invstd), float32(variance*m/(m-1))
+	}
+	return nil
+}
+
+// ForwardTrainFromStats normalizes with statistics Stats computed; see
+// gpu.BatchNorm. y is bit for bit ForwardTrain's.
+func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
+	const op = "forward train from stats"
+	var err error
+	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+		return err
+	}
+	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+		return err
+	}
+	rm, err := bn.channel(op, "runMean", runMean)
+	if err != nil {
+		return err
+	}
+	rv, err := bn.channel(op, "runVar", runVar)
+	if err != nil {
+		return err
+	}
+	g, err := bn.channel(op, "gamma", gamma)
+	if err != nil {
+		return err
+	}
+	be, err := bn.channel(op, "beta", beta)
+	if err != nil {
+		return err
+	}
+	sm, err := bn.channel(op, "saveMean", saveMean)
+	if err != nil {
+		return err
+	}
+	si, err := bn.channel(op, "saveInvStd", saveInvStd)
+	if err != nil {
+		return err
+	}
+	bv, err := bn.channel(op, "batchVar", batchVar)
+	if err != nil {
+		return err
+	}
+	mom := bn.s.Momentum
+	for c := 0; c < bn.s.C; c++ {
+		rm[c] = float32((1-mom)*float64(rm[c]) + mom*float64(sm[c]))
+		rv[c] = float32((1-mom)*float64(rv[c]) + mom*float64(bv[c]))
 		bn.k1[c], bn.k0[c] = gpu.BatchNormTrainCoeffs(g[c], be[c], sm[c], si[c])
 	}
 	bn.phase = bnAffine

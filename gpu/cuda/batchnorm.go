@@ -125,6 +125,17 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 	if vx.packed() && vy.packed() && !s.ReLU {
 		return b.dnn.BNForwardTraining(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, s.Momentum, rm, rv, s.Eps, sm, si)
 	}
+	if err := bn.stats(vx, sm, si, rm, rv); err != nil {
+		return err
+	}
+	return bn.coeffsApply(vy, vx, g, be, sm, si, 0, 0, 0)
+}
+
+// stats runs bn_stats (and bn_stats_reduce when segmented): the saved
+// statistics, and the running ones, or with rm 0 the unbiased batch
+// variance into rv.
+func (bn *batchNorm) stats(vx view, sm, si, rm, rv lib.DevicePtr) error {
+	b, s := bn.b, bn.s
 	a := b.args
 	a.Reset()
 	a.Ptr(sm)
@@ -140,29 +151,69 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 	if err := b.launchBlocks(b.fn.bnStats, s.C*bn.segments); err != nil {
 		return err
 	}
-	if bn.segments > 1 {
-		a.Reset()
-		for _, p := range [...]lib.DevicePtr{sm, si, rm, rv, b.bnPart} {
-			a.Ptr(p)
-		}
-		a.Int(int32(bn.segments))
-		bn.argsNCHW(vx)
-		a.Float(float32(s.Eps))
-		a.Float(float32(s.Momentum))
-		if err := b.launch(b.fn.bnStatsReduce, s.C); err != nil {
-			return err
-		}
+	if bn.segments == 1 {
+		return nil
 	}
-	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
 	a.Reset()
-	for _, p := range [...]lib.DevicePtr{k1, k0, g, be, sm, si} {
+	for _, p := range [...]lib.DevicePtr{sm, si, rm, rv, b.bnPart} {
 		a.Ptr(p)
 	}
+	a.Int(int32(bn.segments))
+	bn.argsNCHW(vx)
+	a.Float(float32(s.Eps))
+	a.Float(float32(s.Momentum))
+	return b.launch(b.fn.bnStatsReduce, s.C)
+}
+
+// coeffsApply folds the saved statistics into the forward's coefficients
+// (updating the running statistics from them and bv when rm is not 0) and
+// applies them.
+func (bn *batchNorm) coeffsApply(vy, vx view, g, be, sm, si, rm, rv, bv lib.DevicePtr) error {
+	b, s := bn.b, bn.s
+	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
+	a := b.args
+	a.Reset()
+	for _, p := range [...]lib.DevicePtr{k1, k0, g, be, sm, si, rm, rv, bv} {
+		a.Ptr(p)
+	}
+	a.Float(float32(s.Momentum))
 	a.Int(int32(s.C))
 	if err := b.launch(b.fn.bnCoeffsTrain, s.C); err != nil {
 		return err
 	}
 	return bn.apply(vy, vx, k1, k0)
+}
+
+// Stats computes the batch statistics alone (our kernels, views or not).
+func (bn *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tensor) error {
+	const op = "stats"
+	vx, err := bn.tensor(op, "x", x)
+	if err != nil {
+		return err
+	}
+	var sm, si, bv lib.DevicePtr
+	if err := bn.channels(op, []*lib.DevicePtr{&sm, &si, &bv}, saveMean, saveInvStd, batchVar); err != nil {
+		return err
+	}
+	return bn.stats(vx, sm, si, 0, bv)
+}
+
+// ForwardTrainFromStats normalizes with statistics Stats computed.
+func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
+	const op = "forward train from stats"
+	vx, err := bn.tensor(op, "x", x)
+	if err != nil {
+		return err
+	}
+	vy, err := bn.tensor(op, "y", y)
+	if err != nil {
+		return err
+	}
+	var rm, rv, g, be, sm, si, bv lib.DevicePtr
+	if err := bn.channels(op, []*lib.DevicePtr{&rm, &rv, &g, &be, &sm, &si, &bv}, runMean, runVar, gamma, beta, saveMean, saveInvStd, batchVar); err != nil {
+		return err
+	}
+	return bn.coeffsApply(vy, vx, g, be, sm, si, rm, rv, bv)
 }
 
 func (bn *batchNorm) apply(vy, vx view, k1, k0 lib.DevicePtr) error {

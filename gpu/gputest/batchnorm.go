@@ -43,10 +43,13 @@ func batchNormCases() []Case {
 			}
 			cs = append(cs,
 				newCase(join("batchnorm", name, "forward-train"), func(e *env) { e.bnForwardTrain(sh) }),
+				newCase(join("batchnorm", name, "forward-train-from-stats"), func(e *env) { e.bnForwardTrainFromStats(sh) }),
 				newCase(join("batchnorm", name, "forward-infer"), func(e *env) { e.bnForwardInfer(sh) }),
 				newCase(join("batchnorm", name, "backward"), func(e *env) { e.bnBackward(sh) }))
 			if relu {
 				cs = append(cs, newCase(join("batchnorm", name, "mask-at-kink"), func(e *env) { e.bnMaskAtKink(sh) }))
+			} else { // (Stats has no ReLU to differ by)
+				cs = append(cs, newCase(join("batchnorm", name, "stats"), func(e *env) { e.bnStats(sh) }))
 			}
 		}
 	}
@@ -102,6 +105,53 @@ func (e *env) bnForwardTrain(sh bnShape) {
 	e.unchanged("x", x, xBefore)
 	e.unchangedS("gamma", gamma, gv)
 	e.unchangedS("beta", beta, bv)
+}
+
+func (e *env) bnStats(sh bnShape) {
+	s, ts := sh.s, bnTensorShape(sh.s)
+	bn := e.newBatchNorm(s)
+	x := e.at(ts, sh.xParent, sh.xC0)
+	xv := e.bnInput(x)
+	saveMean, saveInvStd, batchVar := e.slice(nans(s.C)), e.slice(nans(s.C)), e.slice(nans(s.C))
+	xBefore := e.snap(x)
+	e.do("BatchNorm.Stats", bn.Stats(saveMean, saveInvStd, batchVar, x))
+	wm, wis, wbv := make([]float64, s.C), make([]float64, s.C), make([]float64, s.C)
+	ref.BatchNormStats(wm, wis, wbv, widen(xv), s)
+	e.expectS("saveMean", saveMean, wm)
+	e.expectS("saveInvStd", saveInvStd, wis)
+	e.expectS("batchVar", batchVar, wbv)
+	e.unchanged("x", x, xBefore)
+}
+
+// bnForwardTrainFromStats normalizes with the statistics of x rounded to
+// float32, as Stats leaves them.
+func (e *env) bnForwardTrainFromStats(sh bnShape) {
+	s, ts := sh.s, bnTensorShape(sh.s)
+	bn := e.newBatchNorm(s)
+	x := e.at(ts, sh.xParent, sh.xC0)
+	xv := e.bnInput(x)
+	m64, is64, bv64 := make([]float64, s.C), make([]float64, s.C), make([]float64, s.C)
+	ref.BatchNormStats(m64, is64, bv64, widen(xv), s)
+	mv, iv, bvv := narrow(m64), narrow(is64), narrow(bv64)
+	gv, bv := e.uniform(s.C, 0.5, 1.5), e.uniform(s.C, -0.5, 0.5)
+	rm0, rv0 := e.rnd(s.C), e.uniform(s.C, 0.5, 1.5)
+	gamma, beta, runMean, runVar := e.slice(gv), e.slice(bv), e.slice(rm0), e.slice(rv0)
+	saveMean, saveInvStd, batchVar := e.slice(mv), e.slice(iv), e.slice(bvv)
+	y := e.at(ts, sh.yParent, sh.yC0)
+	xBefore, yBefore := e.snap(x), e.snap(y)
+	e.do("BatchNorm.ForwardTrainFromStats", bn.ForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean, saveInvStd, batchVar))
+
+	wy, wrm, wrv := make([]float64, ts.Elems()), widen(rm0), widen(rv0)
+	ref.BatchNormForwardTrainFromStats(wy, wrm, wrv, widen(xv), widen(gv), widen(bv), widen(mv), widen(iv), widen(bvv), s)
+	e.expect("y", y, yBefore, wy)
+	e.expectDelta("runMean", runMean, rm0, wrm)
+	e.expectDelta("runVar", runVar, rv0, wrv)
+	e.unchanged("x", x, xBefore)
+	e.unchangedS("gamma", gamma, gv)
+	e.unchangedS("beta", beta, bv)
+	e.unchangedS("saveMean", saveMean, mv)
+	e.unchangedS("saveInvStd", saveInvStd, iv)
+	e.unchangedS("batchVar", batchVar, bvv)
 }
 
 func (e *env) bnForwardInfer(sh bnShape) {

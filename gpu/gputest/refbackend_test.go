@@ -232,6 +232,29 @@ func (bn *refBatchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean
 	return nil
 }
 
+func (bn *refBatchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tensor) error {
+	m, is, bv := wide(saveMean), wide(saveInvStd), wide(batchVar)
+	ref.BatchNormStats(m, is, bv, gather(x), bn.s)
+	setSlice(saveMean, m)
+	setSlice(saveInvStd, is)
+	setSlice(batchVar, bv)
+	return nil
+}
+
+func (bn *refBatchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
+	yv, rm, rv, xv := make([]float64, y.Elems()), wide(runMean), wide(runVar), gather(x)
+	ref.BatchNormForwardTrainFromStats(yv, rm, rv, xv, wide(gamma), wide(beta), wide(saveMean), wide(saveInvStd), wide(batchVar), bn.s)
+	setSlice(runMean, rm)
+	setSlice(runVar, rv)
+	if bn.s.ReLU { // as ForwardTrain
+		for i, v := range bn.preReLU(xv, gamma, beta, saveMean, saveInvStd) {
+			yv[i] = max(v, 0)
+		}
+	}
+	scatter(y, yv)
+	return nil
+}
+
 func (bn *refBatchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	v := make([]float64, y.Elems())
 	ref.BatchNormForwardInfer(v, gather(x), wide(gamma), wide(beta), wide(runMean), wide(runVar), bn.s)

@@ -175,6 +175,16 @@ func (b *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, ru
 	return b.p.end(b.name("train forward", x), b.BatchNorm.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta))
 }
 
+func (b *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tensor) error {
+	b.p.begin()
+	return b.p.end(b.name("stats", x), b.BatchNorm.Stats(saveMean, saveInvStd, batchVar, x))
+}
+
+func (b *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
+	b.p.begin()
+	return b.p.end(b.name("train forward from stats", x), b.BatchNorm.ForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean, saveInvStd, batchVar))
+}
+
 func (b *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	b.p.begin()
 	return b.p.end(b.name("infer forward", x), b.BatchNorm.ForwardInfer(y, x, gamma, beta, runMean, runVar))

@@ -15,7 +15,8 @@ func bnShape(op string, s gpu.BatchNormSpec) (Shape, int) {
 }
 
 // BatchNormForwardTrain normalizes x with its batch statistics, as
-// gpu.BatchNorm.ForwardTrain. With m = N*H*W, for each channel c:
+// gpu.BatchNorm.ForwardTrain: BatchNormStats, then
+// BatchNormForwardTrainFromStats. With m = N*H*W, for each channel c:
 //
 //	mean[c] = (1/m) sum_{n,i,j} x[n,c,i,j]
 //	var[c] = (1/m) sum_{n,i,j} (x[n,c,i,j]-mean[c])^2
@@ -28,17 +29,26 @@ func bnShape(op string, s gpu.BatchNormSpec) (Shape, int) {
 // The running variance takes the unbiased batch variance, so m must be at
 // least 2. With s.ReLU, y[n,c,i,j] = max(that value, 0).
 func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta []float64, s gpu.BatchNormSpec) {
-	const op = "BatchNormForwardTrain"
+	batchVar := make([]float64, s.C)
+	BatchNormStats(saveMean, saveInvStd, batchVar, x, s)
+	BatchNormForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean, saveInvStd, batchVar, s)
+}
+
+// BatchNormStats computes x's batch statistics as gpu.BatchNorm.Stats: with
+// mean, var and invstd as in BatchNormForwardTrain,
+//
+//	saveMean[c] = mean[c], saveInvStd[c] = invstd[c], batchVar[c] = var[c]*m/(m-1)
+func BatchNormStats(saveMean, saveInvStd, batchVar, x []float64, s gpu.BatchNormSpec) {
+	const op = "BatchNormStats"
 	sh, m := bnShape(op, s)
 	if m < 2 {
 		panic(fmt.Sprintf("ref.%s: %d values per channel: the unbiased variance needs at least 2", op, m))
 	}
-	need(op, "y", y, sh.Elems())
 	need(op, "x", x, sh.Elems())
 	for _, p := range []struct {
 		name string
 		v    []float64
-	}{{"saveMean", saveMean}, {"saveInvStd", saveInvStd}, {"runMean", runMean}, {"runVar", runVar}, {"gamma", gamma}, {"beta", beta}} {
+	}{{"saveMean", saveMean}, {"saveInvStd", saveInvStd}, {"batchVar", batchVar}} {
 		need(op, p.name, p.v, s.C)
 	}
 	for c := 0; c < sh.C; c++ {
@@ -57,16 +67,39 @@ func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, b
 			}
 		}
 		variance := ss / float64(m)
-		invstd := 1 / math.Sqrt(variance+s.Eps)
+		saveMean[c], saveInvStd[c] = mean, 1/math.Sqrt(variance+s.Eps)
+		batchVar[c] = variance * float64(m) / float64(m-1)
+	}
+}
+
+// BatchNormForwardTrainFromStats is BatchNormForwardTrain from the
+// statistics BatchNormStats computed, as gpu.BatchNorm.ForwardTrainFromStats:
+//
+//	y[n,c,i,j] = gamma[c]*(x[n,c,i,j]-saveMean[c])*saveInvStd[c] + beta[c]
+//	runMean[c] = (1-Momentum)*runMean[c] + Momentum*saveMean[c]
+//	runVar[c] = (1-Momentum)*runVar[c] + Momentum*batchVar[c]
+//
+// and with s.ReLU, y[n,c,i,j] = max(that value, 0).
+func BatchNormForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean, saveInvStd, batchVar []float64, s gpu.BatchNormSpec) {
+	const op = "BatchNormForwardTrainFromStats"
+	sh, _ := bnShape(op, s)
+	need(op, "y", y, sh.Elems())
+	need(op, "x", x, sh.Elems())
+	for _, p := range []struct {
+		name string
+		v    []float64
+	}{{"runMean", runMean}, {"runVar", runVar}, {"gamma", gamma}, {"beta", beta}, {"saveMean", saveMean}, {"saveInvStd", saveInvStd}, {"batchVar", batchVar}} {
+		need(op, p.name, p.v, s.C)
+	}
+	for c := 0; c < sh.C; c++ {
 		for n := 0; n < sh.N; n++ {
 			for i := 0; i < sh.H*sh.W; i++ {
 				k := sh.Index(n, c, 0, 0) + i
-				y[k] = bnOut(gamma[c]*(x[k]-mean)*invstd+beta[c], s)
+				y[k] = bnOut(gamma[c]*(x[k]-saveMean[c])*saveInvStd[c]+beta[c], s)
 			}
 		}
-		saveMean[c], saveInvStd[c] = mean, invstd
-		runMean[c] = (1-s.Momentum)*runMean[c] + s.Momentum*mean
-		runVar[c] = (1-s.Momentum)*runVar[c] + s.Momentum*variance*float64(m)/float64(m-1)
+		runMean[c] = (1-s.Momentum)*runMean[c] + s.Momentum*saveMean[c]
+		runVar[c] = (1-s.Momentum)*runVar[c] + s.Momentum*batchVar[c]
 	}
 }
 
