@@ -148,19 +148,30 @@ type bnOp struct {
 	gamma, beta, dgamma, dbeta gpu.Slice
 	runMean, runVar            gpu.Slice
 	saveMean, saveInvStd       gpu.Slice
-	relu, fused                bool
+	// batchVar is set when the batch statistics are shared (a prefix of a
+	// DenseNet block's channelStats, which saveMean and saveInvStd then view
+	// too): the training forward reads them instead of computing them.
+	batchVar    gpu.Slice
+	relu, fused bool
 }
 
-func (bl *builder) bn(name string, c, h, w int, relu bool) *bnOp {
+// bn plans a batch norm over c channels; with shared statistics st, over
+// the first c channels of st's tensor, whose statistics st computes.
+func (bl *builder) bn(name string, c, h, w int, relu bool, st *channelStats) *bnOp {
 	b := &bnOp{b: bl.b, relu: relu, fused: relu && !bl.cfg.UnfusedReLU}
 	b.gamma, b.dgamma = bl.param(name+".weight", BNScale, c)
 	b.beta, b.dbeta = bl.param(name+".bias", BNShift, c)
 	b.runMean = bl.stateSlice(c, false)
 	b.runVar = bl.stateSlice(c, true)
-	b.saveMean = bl.savedSlice(c)
-	b.saveInvStd = bl.savedSlice(c)
+	if st == nil {
+		b.saveMean = bl.savedSlice(c)
+		b.saveInvStd = bl.savedSlice(c)
+	}
 	if bl.b == nil || bl.err != nil {
 		return b
+	}
+	if st != nil {
+		b.saveMean, b.saveInvStd, b.batchVar = st.mean.Sub(0, c), st.invstd.Sub(0, c), st.batchVar.Sub(0, c)
 	}
 	op, err := bl.b.NewBatchNorm(gpu.BatchNormSpec{N: bl.batch, C: c, H: h, W: w, Eps: bnEps, Momentum: bnMomentum, ReLU: b.fused})
 	bl.fail(err)
@@ -168,12 +179,61 @@ func (bl *builder) bn(name string, c, h, w int, relu bool) *bnOp {
 	return b
 }
 
+// channelStats are the batch statistics of a tensor's channels, shared by
+// every batch norm that reads a prefix of them: a DenseNet block's channels
+// keep their values for the rest of the forward pass once written, so each
+// channel's statistics are computed once, when it is written (compute), and
+// the block's later layers normalize with them (gpu.BatchNorm.Stats and
+// ForwardTrainFromStats). Without this, layer i recomputed the statistics
+// of all the channels before it: a read of the block's whole prefix per
+// layer.
+type channelStats struct {
+	mean, invstd, batchVar gpu.Slice
+	// stats plans Stats for each width written at once (a layer's k new
+	// channels, and the first channels from the stem or a transition)
+	stats map[int]gpu.BatchNorm
+}
+
+// channelStats plans shared statistics for n x c x h x w, or returns nil
+// when Config.PerLayerBNStats asks each batch norm to compute its own.
+func (bl *builder) channelStats(c, h, w int, widths ...int) *channelStats {
+	if bl.cfg.PerLayerBNStats {
+		return nil
+	}
+	st := &channelStats{mean: bl.savedSlice(c), invstd: bl.savedSlice(c), batchVar: bl.savedSlice(c), stats: map[int]gpu.BatchNorm{}}
+	if bl.b == nil || bl.err != nil {
+		return st
+	}
+	for _, k := range widths {
+		if st.stats[k] != nil {
+			continue
+		}
+		op, err := bl.b.NewBatchNorm(gpu.BatchNormSpec{N: bl.batch, C: k, H: h, W: w, Eps: bnEps, Momentum: bnMomentum})
+		bl.fail(err)
+		st.stats[k] = op
+	}
+	return st
+}
+
+// compute writes the statistics of channels [c0, c0+x.C) from x, those
+// channels of the tensor (a no-op without sharing: st nil).
+func (st *channelStats) compute(c0 int, x gpu.Tensor) error {
+	if st == nil {
+		return nil
+	}
+	k := x.C
+	return st.stats[k].Stats(st.mean.Sub(c0, k), st.invstd.Sub(c0, k), st.batchVar.Sub(c0, k), x)
+}
+
 // forward writes y = bn(x), after the ReLU when relu is set.
 func (b *bnOp) forward(y, x gpu.Tensor, train bool) error {
 	var err error
-	if train {
+	switch {
+	case train && b.batchVar.Len > 0:
+		err = b.op.ForwardTrainFromStats(y, b.runMean, b.runVar, x, b.gamma, b.beta, b.saveMean, b.saveInvStd, b.batchVar)
+	case train:
 		err = b.op.ForwardTrain(y, b.saveMean, b.saveInvStd, b.runMean, b.runVar, x, b.gamma, b.beta)
-	} else {
+	default:
 		err = b.op.ForwardInfer(y, x, b.gamma, b.beta, b.runMean, b.runVar)
 	}
 	if err != nil || !b.relu || b.fused {

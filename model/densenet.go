@@ -20,6 +20,10 @@ import (
 // copies. In the backward pass the layer after a block (a transition or the
 // head) overwrites the whole gradient buffer first, then each layer, in
 // reverse, adds its input gradient into the prefix it read.
+//
+// In training, the batch statistics of a block's channels are computed once,
+// as they are written (by the stem or transition, then by each layer), and
+// shared by every batch norm that reads them (channelStats).
 func (bl *builder) densenet(x gpu.Tensor) {
 	c := bl.cfg
 	per := 3
@@ -50,7 +54,12 @@ func (bl *builder) densenet(x gpu.Tensor) {
 		grad[b] = bl.tensor(bl.batch, total[b], size[b], size[b])
 	}
 
-	s := &denseStem{b: bl.b, x: x, y: feat[0].Channels(0, start[0]), dy: grad[0].Channels(0, start[0])}
+	var stats [3]*channelStats
+	for b := range stats {
+		stats[b] = bl.channelStats(total[b], size[b], size[b], start[b], k)
+	}
+
+	s := &denseStem{b: bl.b, x: x, y: feat[0].Channels(0, start[0]), dy: grad[0].Channels(0, start[0]), stats: stats[0]}
 	s.conv = bl.conv("conv1", 3, start[0], 3, 1, 1, 32, 32)
 	bl.add(s)
 	for b := 0; b < 3; b++ {
@@ -61,14 +70,14 @@ func (bl *builder) densenet(x gpu.Tensor) {
 			dNew: bl.tensor(bl.batch, k, size[b], size[b]),
 		}
 		for i := 0; i < n; i++ {
-			bl.denseLayer(fmt.Sprintf("dense%d.%d", b+1, i), feat[b], grad[b], start[b]+i*k, scr)
+			bl.denseLayer(fmt.Sprintf("dense%d.%d", b+1, i), feat[b], grad[b], start[b]+i*k, scr, stats[b])
 		}
 		if b < 2 {
-			bl.transition(fmt.Sprintf("trans%d", b+1), feat[b], grad[b], feat[b+1].Channels(0, start[b+1]), grad[b+1].Channels(0, start[b+1]))
+			bl.transition(fmt.Sprintf("trans%d", b+1), feat[b], grad[b], feat[b+1].Channels(0, start[b+1]), grad[b+1].Channels(0, start[b+1]), stats[b], stats[b+1])
 		}
 	}
 	hd := &preHead{b: bl.b, x: feat[2], dx: grad[2]}
-	hd.bn = bl.bn("bn_final", total[2], size[2], size[2], true)
+	hd.bn = bl.bn("bn_final", total[2], size[2], size[2], true, stats[2])
 	hd.h = bl.tensor(bl.batch, total[2], size[2], size[2])
 	hd.dh = bl.tensor(bl.batch, total[2], size[2], size[2])
 	bl.add(hd)
@@ -80,9 +89,15 @@ type denseStem struct {
 	b        gpu.Backend
 	conv     *convOp
 	x, y, dy gpu.Tensor
+	stats    *channelStats // block 1's
 }
 
-func (s *denseStem) forward(bool, uint64) error { return s.conv.forward(s.y, s.x) }
+func (s *denseStem) forward(train bool, _ uint64) error {
+	if err := s.conv.forward(s.y, s.x); err != nil || !train {
+		return err
+	}
+	return s.stats.compute(0, s.y)
+}
 func (s *denseStem) backward() error {
 	return s.conv.backward(gpu.Tensor{}, s.dy, s.x, false)
 }
@@ -113,15 +128,17 @@ type denseLayer struct {
 	o          gpu.Tensor // new channels before dropout
 	scr        denseScratch
 	bottleneck bool
+	stats      *channelStats // the block's
+	c          int           // channels before this layer's
 }
 
-func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr denseScratch) {
+func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr denseScratch, stats *channelStats) {
 	k := bl.cfg.Growth
 	N, H, W := bl.batch, feat.H, feat.W
-	l := &denseLayer{b: bl.b, p: float32(bl.cfg.Dropout), bottleneck: bl.cfg.Bottleneck, scr: scr}
+	l := &denseLayer{b: bl.b, p: float32(bl.cfg.Dropout), bottleneck: bl.cfg.Bottleneck, scr: scr, stats: stats, c: c}
 	l.in, l.din = feat.Channels(0, c), grad.Channels(0, c)
 	l.out, l.dout = feat.Channels(c, k), grad.Channels(c, k)
-	l.bn1 = bl.bn(name+".bn1", c, H, W, true)
+	l.bn1 = bl.bn(name+".bn1", c, H, W, true, stats)
 	l.a1 = bl.tensor(N, c, H, W)
 	inner := c
 	if l.bottleneck {
@@ -131,7 +148,7 @@ func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr den
 		if l.p > 0 {
 			l.md = bl.tensor(N, 4*k, H, W)
 		}
-		l.bn2 = bl.bn(name+".bn2", 4*k, H, W, true)
+		l.bn2 = bl.bn(name+".bn2", 4*k, H, W, true, nil)
 		l.a2 = bl.tensor(N, 4*k, H, W)
 		inner = 4 * k
 	}
@@ -167,12 +184,21 @@ func (l *denseLayer) forward(train bool, seed uint64) error {
 		last = l.a2
 	}
 	if !drop {
-		return l.conv2.forward(l.out, last)
+		if err := l.conv2.forward(l.out, last); err != nil {
+			return err
+		}
+	} else {
+		if err := l.conv2.forward(l.o, last); err != nil {
+			return err
+		}
+		if err := l.b.DropoutForward(l.out, l.o, l.p, gpu.Mix(seed, 2)); err != nil {
+			return err
+		}
 	}
-	if err := l.conv2.forward(l.o, last); err != nil {
-		return err
+	if !train {
+		return nil
 	}
-	return l.b.DropoutForward(l.out, l.o, l.p, gpu.Mix(seed, 2))
+	return l.stats.compute(l.c, l.out)
 }
 
 func (l *denseLayer) backward() error {
@@ -226,13 +252,14 @@ type transition struct {
 	c, dc gpu.Tensor // conv output (after dropout when active) and its gradient
 	cd    gpu.Tensor // conv output before dropout
 	dcd   gpu.Tensor
-	y, dy gpu.Tensor // views into the next block
+	y, dy gpu.Tensor    // views into the next block
+	next  *channelStats // the next block's
 }
 
-func (bl *builder) transition(name string, x, dx, y, dy gpu.Tensor) {
+func (bl *builder) transition(name string, x, dx, y, dy gpu.Tensor, stats, next *channelStats) {
 	N, C, H, W := bl.batch, x.C, x.H, x.W
-	t := &transition{b: bl.b, p: float32(bl.cfg.Dropout), x: x, dx: dx, y: y, dy: dy}
-	t.bn = bl.bn(name+".bn", C, H, W, true)
+	t := &transition{b: bl.b, p: float32(bl.cfg.Dropout), x: x, dx: dx, y: y, dy: dy, next: next}
+	t.bn = bl.bn(name+".bn", C, H, W, true, stats)
 	t.a = bl.tensor(N, C, H, W)
 	t.da = bl.tensor(N, C, H, W)
 	t.conv = bl.conv(name+".conv", C, y.C, 1, 1, 0, H, W)
@@ -261,7 +288,10 @@ func (t *transition) forward(train bool, seed uint64) error {
 		}
 		c = t.c
 	}
-	return t.b.AvgPoolForward(t.y, c, 2)
+	if err := t.b.AvgPoolForward(t.y, c, 2); err != nil || !train {
+		return err
+	}
+	return t.next.compute(0, t.y)
 }
 
 func (t *transition) backward() error {

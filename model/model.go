@@ -58,6 +58,12 @@ type Config struct {
 	// of fused into the batch norm: the same math, for measuring what the
 	// fusion gains (repro bench -fused-relu=false). Not a recipe key.
 	UnfusedReLU bool `toml:"-"`
+	// PerLayerBNStats has each of DenseNet's batch norms compute the batch
+	// statistics of its input, instead of sharing the statistics of each
+	// block's channels, computed once when they are written: the same math,
+	// for measuring what sharing gains (repro bench -shared-bn-stats=false).
+	// Not a recipe key.
+	PerLayerBNStats bool `toml:"-"`
 }
 
 // Preset returns the configuration of a named model: resnet20, resnet32,

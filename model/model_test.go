@@ -239,50 +239,124 @@ func TestInferenceIsPerSample(t *testing.T) {
 // computes what the same net with separate ReLU ops does, forward and
 // backward (the CPU computes both from the same float32 expressions, so
 // exactly).
+// stepResult is what one forward and backward pass left: the logits, the
+// gradients, the running statistics, and the calls per op kind (the
+// profile's first word: "relu", "batchnorm+relu", ...) and per row.
+type stepResult struct {
+	logits, grads, state []float32
+	kinds, rows          map[string]int
+}
+
+// oneStep runs c once forward (training) and backward on b, counting ops.
+func oneStep(t *testing.T, b gpu.Backend, c model.Config) stepResult {
+	t.Helper()
+	const batch = 4
+	p := profile.Wrap(b)
+	pb := gpu.Backend(p)
+	net := tinyNet(t, pb, c, batch, 5, 2)
+	labels, _ := pb.AllocInt(batch)
+	met, _ := pb.Alloc(3)
+	if err := errors.Join(pb.UploadInt(labels, []int32{0, 9, 2, 7}), pb.Zero(net.Grads), net.Forward(true, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(pb.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch), net.Backward()); err != nil {
+		t.Fatal(err)
+	}
+	r := stepResult{logits: make([]float32, batch*c.Classes), grads: make([]float32, net.Grads.Len),
+		state: make([]float32, net.State.Len), kinds: map[string]int{}, rows: map[string]int{}}
+	if err := errors.Join(pb.DownloadTensor(r.logits, net.Logits), pb.Download(r.grads, net.Grads), pb.Download(r.state, net.State)); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range p.Rows() {
+		r.kinds[strings.Fields(row.Op)[0]] += row.Calls
+		r.rows[row.Op] += row.Calls
+	}
+	return r
+}
+
+// sameStep fails unless two runs' logits and gradients are bit-identical.
+func sameStep(t *testing.T, what string, a, b stepResult) {
+	t.Helper()
+	if !slices.Equal(a.logits, b.logits) {
+		t.Errorf("logits differ: %s %v", what, [][]float32{a.logits[:4], b.logits[:4]})
+	}
+	for i := range a.grads {
+		if a.grads[i] != b.grads[i] {
+			t.Fatalf("gradient %d differs: %s %v, %v", i, what, a.grads[i], b.grads[i])
+		}
+	}
+}
+
 func TestFusedReLUMatchesUnfused(t *testing.T) {
 	b, err := cpu.New(gpu.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	const batch = 4
 	for name, c := range tiny() {
 		t.Run(name, func(t *testing.T) {
-			// ops counts the ReLU and batch-norm calls of each run, so that
-			// the two runs are known to differ in how they issue them
-			run := func(unfused bool) (logits, grads []float32, ops map[string]int) {
-				c.UnfusedReLU = unfused
-				p := profile.Wrap(b)
-				b := gpu.Backend(p)
-				net := tinyNet(t, b, c, batch, 5, 2)
-				labels, _ := b.AllocInt(batch)
-				met, _ := b.Alloc(3)
-				if err := errors.Join(b.UploadInt(labels, []int32{0, 9, 2, 7}), b.Zero(net.Grads), net.Forward(true, 3)); err != nil {
-					t.Fatal(err)
-				}
-				if err := errors.Join(b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch), net.Backward()); err != nil {
-					t.Fatal(err)
-				}
-				logits, grads = make([]float32, batch*c.Classes), make([]float32, net.Grads.Len)
-				b.DownloadTensor(logits, net.Logits)
-				b.Download(grads, net.Grads)
-				ops = map[string]int{}
-				for _, r := range p.Rows() {
-					ops[strings.Fields(r.Op)[0]] += r.Calls
-				}
-				return logits, grads, ops
+			c.UnfusedReLU = false
+			fused := oneStep(t, b, c)
+			c.UnfusedReLU = true
+			unfused := oneStep(t, b, c)
+			// the two runs must differ in how they issue the ReLUs
+			f, u := fused.kinds, unfused.kinds
+			if f["batchnorm+relu"] == 0 || u["batchnorm+relu"] != 0 || u["relu"] != f["relu"]+f["batchnorm+relu"] {
+				t.Fatalf("fused run issued %v, unfused %v: want every fused batch norm's ReLU as its own op in the second", f, u)
 			}
-			fl, fg, fops := run(false)
-			ul, ug, uops := run(true)
-			if fops["batchnorm+relu"] == 0 || uops["batchnorm+relu"] != 0 || uops["relu"] != fops["relu"]+fops["batchnorm+relu"] {
-				t.Fatalf("fused run issued %v, unfused %v: want every fused batch norm's ReLU as its own op in the second", fops, uops)
+			sameStep(t, "fused, unfused", fused, unfused)
+		})
+	}
+}
+
+// TestSharedBNStatsMatchPerLayer checks that DenseNet's shared batch
+// statistics train exactly as every batch norm computing its own: on the CPU
+// a channel's statistics do not depend on the channels around it, so the
+// logits and gradients are bit-identical. The running statistics are
+// updated from the float32 statistics rather than float64 ones, so they may
+// differ in the last bits.
+func TestSharedBNStatsMatchPerLayer(t *testing.T) {
+	b, err := cpu.New(gpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for name, c := range tiny() {
+		if c.Arch != "densenet" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			c.PerLayerBNStats = false
+			shared := oneStep(t, b, c)
+			c.PerLayerBNStats = true
+			perLayer := oneStep(t, b, c)
+			// every DenseNet batch norm but the bottleneck's reads the block:
+			// one Stats per layer and per stem or transition
+			layers := (c.Depth - 4) / 3
+			if c.Bottleneck {
+				layers = (c.Depth - 4) / 6
 			}
-			if !slices.Equal(fl, ul) {
-				t.Errorf("logits differ: fused %v, unfused %v", fl[:4], ul[:4])
+			stats, fromStats := 0, 0
+			for op, n := range shared.rows {
+				if strings.Contains(op, " stats") && !strings.Contains(op, "from stats") {
+					stats += n
+				}
+				if strings.Contains(op, "from stats") {
+					fromStats += n
+				}
 			}
-			for i := range fg {
-				if fg[i] != ug[i] {
-					t.Fatalf("gradient %d differs: fused %v, unfused %v", i, fg[i], ug[i])
+			if want := 3*layers + 3; stats != want || fromStats != 3*layers+3 {
+				t.Fatalf("shared run: %d Stats and %d ForwardTrainFromStats calls (%v), want %d and %d", stats, fromStats, shared.rows, want, 3*layers+3)
+			}
+			for op := range perLayer.rows {
+				if strings.Contains(op, "stats") {
+					t.Fatalf("per-layer run issued %q", op)
+				}
+			}
+			sameStep(t, "shared, per-layer", shared, perLayer)
+			for i, v := range shared.state {
+				if w := perLayer.state[i]; math.Abs(float64(v-w)) > 1e-6*math.Abs(float64(w)) {
+					t.Fatalf("running statistic %d: shared %v, per-layer %v", i, v, w)
 				}
 			}
 		})

@@ -14,7 +14,7 @@ func (bl *builder) resnet(x gpu.Tensor) {
 	n := (bl.cfg.Depth - 2) / 6
 	stem := &stem{b: bl.b, x: x}
 	stem.conv = bl.conv("conv1", 3, 16, 3, 1, 1, 32, 32)
-	stem.bn = bl.bn("bn1", 16, 32, 32, true)
+	stem.bn = bl.bn("bn1", 16, 32, 32, true, nil)
 	stem.c = bl.tensor(bl.batch, 16, 32, 32)
 	stem.h = bl.tensor(bl.batch, 16, 32, 32)
 	stem.dh = bl.tensor(bl.batch, 16, 32, 32)
@@ -85,12 +85,12 @@ type block struct {
 func (bl *builder) block(name string, x, dx gpu.Tensor, width, size, stride int, tA, tB gpu.Tensor) *block {
 	k := &block{b: bl.b, x: x, dx: dx, tA: tA, tB: tB}
 	k.conv1 = bl.conv(name+".conv1", x.C, width, 3, stride, 1, x.H, x.W)
-	k.bn1 = bl.bn(name+".bn1", width, size, size, true)
+	k.bn1 = bl.bn(name+".bn1", width, size, size, true, nil)
 	k.conv2 = bl.conv(name+".conv2", width, width, 3, 1, 1, size, size)
-	k.bn2 = bl.bn(name+".bn2", width, size, size, false)
+	k.bn2 = bl.bn(name+".bn2", width, size, size, false, nil)
 	if bl.cfg.Shortcut == "B" && (stride != 1 || x.C != width) {
 		k.proj = bl.conv(name+".shortcut.0", x.C, width, 1, stride, 0, x.H, x.W)
-		k.projBN = bl.bn(name+".shortcut.1", width, size, size, false)
+		k.projBN = bl.bn(name+".shortcut.1", width, size, size, false, nil)
 		k.pc = bl.tensor(bl.batch, width, size, size)
 		k.pb = bl.tensor(bl.batch, width, size, size)
 	}

@@ -17,8 +17,10 @@
 #      side comes from the bundle's cpu-reference/ when make device-bundle made it)
 #   4. repro bench on the GPU, and PyTorch's eager peer when torch is present:
 #      convolutions by cudnnFind (-conv-algos legacy), by the cuDNN backend
-#      API's engines (graph) and by the faster of the two (all), and the
-#      batch norms' fused ReLU against separate ops (-fused-relu=false)
+#      API's engines (graph) and by the faster of the two (all), the batch
+#      norms' fused ReLU against separate ops (-fused-relu=false) and
+#      DenseNet's shared batch statistics against per-layer ones
+#      (-shared-bn-stats=false)
 #   5. (only when named in STEPS) profile: where our step's time goes;
 #      nographs, kernels, nhwc: see below
 # The summary is OUTDIR/summary.txt; the exit status is non-zero when a step failed.
@@ -148,8 +150,11 @@ if want bench; then
   # the batch norms' fused ReLU (our kernels) against cuDNN's batch norm and
   # a separate ReLU
   step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
+  # DenseNet's batch statistics computed once per channel and shared, against
+  # every batch norm computing its own
+  step bench-perlayer 60 "$bin/repro" bench -backend cuda -conv-algos all -shared-bn-stats=false -models densenet-bc100 -steps 20 -warmup 5
   step bench-b64 60 "$bin/repro" bench -backend cuda -conv-algos all -models densenet-bc100 -batch 64 -steps 20 -warmup 5
-  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-unfused.txt" "$out/bench-b64.txt" >> "$summary"
+  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-b64.txt" >> "$summary"
   REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     # TORCH_MODES=eager,compile adds torch.compile (minutes of compiling)

@@ -39,6 +39,9 @@ type Config struct {
 	// UnfusedReLU is model.Config.UnfusedReLU: the same math, so not a
 	// recipe key; repro bench -fused-relu=false sets it.
 	UnfusedReLU bool `toml:"-"`
+	// PerLayerBNStats is model.Config.PerLayerBNStats, likewise; repro bench
+	// -shared-bn-stats=false sets it.
+	PerLayerBNStats bool `toml:"-"`
 }
 
 // ArchOverrides change a preset; unset fields keep the preset's value.
@@ -171,6 +174,7 @@ func (c Config) ModelConfig() (model.Config, error) {
 		m.Init = *a.Init
 	}
 	m.UnfusedReLU = c.UnfusedReLU
+	m.PerLayerBNStats = c.PerLayerBNStats
 	if err := m.Validate(); err != nil {
 		return m, fmt.Errorf("arch: %w", err)
 	}

@@ -26,6 +26,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	graphs := fs.Bool("graphs", true, "cuda: replay each step as a CUDA graph (false: issue every op one by one)")
 	convAlgos := fs.String("conv-algos", "legacy", "cuda: where convolution algorithms come from: legacy (cudnnFind), graph (cuDNN backend API engines, TF32 tensor cores) or all (both, the fastest wins)")
 	fused := fs.Bool("fused-relu", true, "fuse each batch norm's ReLU into it (false: the ReLU runs as its own op, to measure the fusion)")
+	shared := fs.Bool("shared-bn-stats", true, "DenseNet: each channel's batch statistics computed once per step and shared by the batch norms that read it (false: every batch norm computes its own, to measure the sharing)")
 	prof := fs.Bool("profile", false, "after each model, time every op of -steps more steps (each op waited for) and print where the time goes")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -57,6 +58,9 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintln(stdout, "# each batch norm's ReLU as its own op (-fused-relu=false)")
 	}
+	if !*shared {
+		fmt.Fprintln(stdout, "# DenseNet: every batch norm computes its own statistics (-shared-bn-stats=false)")
+	}
 	b.Close()
 	fmt.Fprintf(stdout, "%-8s %-16s %6s %10s %12s %10s %10s %10s %10s %10s %10s %8s %12s\n", "backend", "model", "batch", "params", "median img/s", "step ms", "issue ms", "piped/s", "eval/s", "164ep min", "GFLOP/s", "MiB", "allocs/step")
 	for _, m := range strings.Split(*models, ",") {
@@ -67,6 +71,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg := train.BenchConfig(m, *batch)
 		cfg.UnfusedReLU = !*fused
+		cfg.PerLayerBNStats = !*shared
 		r, err := train.Bench(b, cfg, *warmup, *steps)
 		b.Close()
 		if err != nil {
