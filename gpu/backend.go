@@ -177,6 +177,14 @@ type BatchNormSpec struct {
 	// and a write forward, two reads and a write backward; recomputing the
 	// mask from x, which the backward reads anyway, saves reading y back.
 	ReLU bool
+	// ResidualReLU fuses the end of a ResNet block into its second batch
+	// norm: the forward passes take the shortcut r and write
+	// max(y + r, 0). Backward is that of the batch norm alone: its dy is the
+	// gradient of y + r, which the caller gets by masking the block's output
+	// gradient by that output (ReLUBackward), as it needs it for the
+	// shortcut's gradient too. It saves the add's and the ReLU's passes of
+	// the forward. Not with ReLU.
+	ResidualReLU bool
 }
 
 // BatchNorm is batch normalization planned for one shape. With m = N*H*W:
@@ -212,12 +220,16 @@ type BatchNormSpec struct {
 // statistics, and Backward recomputes it from x the same way, so the mask is
 // exactly where ForwardTrain's output is > 0 (the conformance suite checks
 // this at the kink); x must be unchanged in between. beta is read only then.
+//
+// With Spec().ResidualReLU the forward passes write y = max(that y + r, 0),
+// r being the shortcut, of y's shape (r may be y); r is read only then (pass
+// the zero Tensor otherwise).
 type BatchNorm interface {
 	Spec() BatchNormSpec
-	ForwardTrain(y Tensor, saveMean, saveInvStd, runMean, runVar Slice, x Tensor, gamma, beta Slice) error
+	ForwardTrain(y Tensor, saveMean, saveInvStd, runMean, runVar Slice, x, r Tensor, gamma, beta Slice) error
 	Stats(saveMean, saveInvStd, batchVar Slice, x Tensor) error
-	ForwardTrainFromStats(y Tensor, runMean, runVar Slice, x Tensor, gamma, beta, saveMean, saveInvStd, batchVar Slice) error
-	ForwardInfer(y Tensor, x Tensor, gamma, beta, runMean, runVar Slice) error
+	ForwardTrainFromStats(y Tensor, runMean, runVar Slice, x, r Tensor, gamma, beta, saveMean, saveInvStd, batchVar Slice) error
+	ForwardInfer(y Tensor, x, r Tensor, gamma, beta, runMean, runVar Slice) error
 	Backward(dx Tensor, dgamma, dbeta Slice, dy, x Tensor, gamma, beta, saveMean, saveInvStd Slice, accumulate bool) error
 }
 

@@ -981,19 +981,21 @@ func TestHostBatchNorm(t *testing.T) {
 		{4, 5, 3, 3, 4, 32, 3},
 		{2, 2, 1, 1, 0, 256, 2},
 	} {
-		for _, relu := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%dx%dx%dx%d-grid%d-block%d-seg%d-relu%v", c.n, c.c, c.h, c.w, c.grid, c.block, c.segments, relu), func(t *testing.T) {
-				hostBatchNorm(t, c, relu)
+		for _, fuse := range []string{"", "relu", "residual-relu"} {
+			t.Run(fmt.Sprintf("%dx%dx%dx%d-grid%d-block%d-seg%d-%s", c.n, c.c, c.h, c.w, c.grid, c.block, c.segments, fuse), func(t *testing.T) {
+				hostBatchNorm(t, c, fuse)
 			})
 		}
 	}
 }
 
 // hostBatchNorm compares the batch-norm kernels with the CPU backend on one
-// shape and launch configuration, with or without the fused ReLU.
-func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
+// shape and launch configuration, with the op fuse names fused ("relu",
+// "residual-relu") or none.
+func hostBatchNorm(t *testing.T, c hostBNCase, fuse string) {
 	e := newEnv(t, 15)
-	spec := gpu.BatchNormSpec{N: c.n, C: c.c, H: c.h, W: c.w, Eps: 1e-5, Momentum: 0.1, ReLU: relu}
+	relu := fuse == "relu"
+	spec := gpu.BatchNormSpec{N: c.n, C: c.c, H: c.h, W: c.w, Eps: 1e-5, Momentum: 0.1, ReLU: relu, ResidualReLU: fuse == "residual-relu"}
 	bn, err := e.b.NewBatchNorm(spec)
 	e.must(err)
 	grid, seg := c.grid, c.segments
@@ -1010,13 +1012,19 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 	}
 	e.set(x, xv)
 	y := e.randomTensor(c.n, c.c, c.h, c.w, true)
+	// the shortcut of the fused residual ReLU, a view like y (NULL otherwise)
+	r, rArgs := gpu.Tensor{}, []any{nullPtr{}, 0}
+	if spec.ResidualReLU {
+		rp := e.randomTensor(c.n, c.c, c.h, c.w, true)
+		r, rArgs = rp.t, rp.args()
+	}
 	gamma, beta := e.uniform(c.c, 0.5, 1.5), e.uniform(c.c, -0.5, 0.5) // with relu about half the outputs 0
 	rm, rv := e.normal(c.c), e.uniform(c.c, 0.5, 2)
 	smS, siS, rmS, rvS := e.slice(make([]float32, c.c)), e.slice(make([]float32, c.c)), e.slice(rm), e.slice(rv)
 	gS, bS := e.slice(gamma), e.slice(beta)
 
 	// forward, training
-	e.must(bn.ForwardTrain(y.t, smS, siS, rmS, rvS, x.t, gS, bS))
+	e.must(bn.ForwardTrain(y.t, smS, siS, rmS, rvS, x.t, r, gS, bS))
 	wantY := e.cpu(y)
 	wantSM, wantSI, wantRM, wantRV := e.download(smS), e.download(siS), e.download(rmS), e.download(rvS)
 	sm, si, grm, grv := make([]float32, c.c), make([]float32, c.c), slices.Clone(rm), slices.Clone(rv)
@@ -1033,7 +1041,7 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 	k1, k0 := make([]float32, c.c), make([]float32, c.c)
 	e.h.launch(t, "bn_coeffs_train", 2, 3, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
 		f32buf{sm, 0}, f32buf{si, 0}, nullPtr{}, nullPtr{}, nullPtr{}, mom, c.c)
-	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
+	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), rArgs, f32buf{k1, 0},
 		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
 
 	// the same in two steps, Stats and ForwardTrainFromStats
@@ -1051,13 +1059,13 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 	compare(t, "Stats saveInvStd", si, wantSI, 1e-6)
 	compare(t, "Stats batchVar", bv, wantBV, 1e-6)
 	rm2, rv2 := e.download(rmS), e.download(rvS)
-	e.must(bn.ForwardTrainFromStats(y.t, rmS, rvS, x.t, gS, bS, smS, siS, bvS))
+	e.must(bn.ForwardTrainFromStats(y.t, rmS, rvS, x.t, r, gS, bS, smS, siS, bvS))
 	wantY, wantRM2, wantRV2 := e.cpu(y), e.download(rmS), e.download(rvS)
 	e.h.launch(t, "bn_coeffs_train", 2, 3, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
 		f32buf{wantSM, 0}, f32buf{wantSI, 0}, f32buf{rm2, 0}, f32buf{rv2, 0}, f32buf{wantBV, 0}, mom, c.c)
 	compare(t, "ForwardTrainFromStats runMean", rm2, wantRM2, 1e-6)
 	compare(t, "ForwardTrainFromStats runVar", rv2, wantRV2, 1e-6)
-	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
+	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), rArgs, f32buf{k1, 0},
 		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
 	wantRM, wantRV = wantRM2, wantRV2 // the running statistics the infer pass below reads
 	// the fused ReLU's output, where the backward's mask will be 0
@@ -1074,14 +1082,14 @@ func hostBatchNorm(t *testing.T, c hostBNCase, relu bool) {
 	}
 
 	// forward, inference (from the updated running statistics)
-	e.must(bn.ForwardInfer(y.t, x.t, gS, bS, rmS, rvS))
+	e.must(bn.ForwardInfer(y.t, x.t, r, gS, bS, rmS, rvS))
 	wantY = e.cpu(y)
 	e.h.launch(t, "bn_coeffs_infer", 1, 2, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
 		f32buf{wantRM, 0}, f32buf{wantRV, 0}, eps, c.c)
-	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), f32buf{k1, 0},
+	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), rArgs, f32buf{k1, 0},
 		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
 	// in place
-	e.check("bn_apply", ewConfigs[1:2], []*pair{x}, [][]float32{wantY}, 2e-6, x.args(), x.args(), f32buf{k1, 0},
+	e.check("bn_apply", ewConfigs[1:2], []*pair{x}, [][]float32{wantY}, 2e-6, x.args(), x.args(), rArgs, f32buf{k1, 0},
 		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
 
 	// backward, from the CPU's saved statistics

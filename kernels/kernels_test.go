@@ -36,7 +36,7 @@ var params = map[string]int{
 	"bn_stats_reduce":   11,
 	"bn_coeffs_train":   11,
 	"bn_coeffs_infer":   8,
-	"bn_apply":          10,
+	"bn_apply":          12,
 	"bn_grad_stats":     17,
 	"bn_grad_reduce":    13,
 	"bn_grad_apply":     12,

@@ -842,28 +842,37 @@ __global__ void bn_coeffs_infer(float* k1, float* k0, const float* gamma, const 
     }
 }
 
-// bn_out is the batch norm's output value v, after the fused ReLU if relu.
-static __host__ __device__ __forceinline__ float bn_out(float v, int relu) { return relu ? relu_value(v) : v; }
+// bn_out is the batch norm's output value v, after the fused ReLU if relu,
+// or with a shortcut (r not NULL) max(v + *r, 0).
+static __host__ __device__ __forceinline__ float bn_out(float v, const float* r, int relu) {
+    if (r != nullptr) {
+        return relu_value(f_add(v, *r));
+    }
+    return relu ? relu_value(v) : v;
+}
 
 // bn_apply: y = x*k1[c] + k0[c], then max(y, 0) with relu (the fused ReLU);
-// y may be x. (32-bit index math when the view fits it: a 64-bit division per
-// element costs more than the load.)
-__global__ void bn_apply(float* y, int ys, const float* x, int xs, const float* k1, const float* k0, int n, int C,
-                         int HW, int relu) {
+// with a shortcut view r (NULL for none) max(y + r, 0), the end of a
+// residual block. y may be x or r. (32-bit index math when the view fits it:
+// a 64-bit division per element costs more than the load.)
+__global__ void bn_apply(float* y, int ys, const float* x, int xs, const float* r, int rs, const float* k1,
+                         const float* k0, int n, int C, int HW, int relu) {
     long long chw = (long long)C * HW;
     long long total = (long long)n * chw;
     if (total < 0x7fffffffLL) {
         unsigned int chw32 = (unsigned int)chw, hw = (unsigned int)HW;
         for (unsigned int e = (unsigned int)grid_start(); e < (unsigned int)total; e += (unsigned int)grid_stride()) {
-            unsigned int img = e / chw32, r = e - img * chw32, c = r / hw;
-            y[(long long)img * ys + r] = bn_out(bn_pre(x[(long long)img * xs + r], k1[c], k0[c]), relu);
+            unsigned int img = e / chw32, i = e - img * chw32, c = i / hw;
+            const float* ri = r != nullptr ? &r[(long long)img * rs + i] : nullptr;
+            y[(long long)img * ys + i] = bn_out(bn_pre(x[(long long)img * xs + i], k1[c], k0[c]), ri, relu);
         }
         return;
     }
     for (long long e = grid_start(); e < total; e += grid_stride()) {
-        long long img = e / chw, r = e - img * chw;
-        long long c = r / HW;
-        y[img * ys + r] = bn_out(bn_pre(x[img * xs + r], k1[c], k0[c]), relu);
+        long long img = e / chw, i = e - img * chw;
+        long long c = i / HW;
+        const float* ri = r != nullptr ? &r[img * rs + i] : nullptr;
+        y[img * ys + i] = bn_out(bn_pre(x[img * xs + i], k1[c], k0[c]), ri, relu);
     }
 }
 

@@ -151,14 +151,27 @@ type bnOp struct {
 	// batchVar is set when the batch statistics are shared (a prefix of a
 	// DenseNet block's channelStats, which saveMean and saveInvStd then view
 	// too): the training forward reads them instead of computing them.
-	batchVar    gpu.Slice
-	relu, fused bool
+	batchVar gpu.Slice
+	// relu: a ReLU follows; residual: a shortcut is added, then a ReLU
+	// (forwardAdd); fused: whichever follows runs inside the batch norm
+	// (gpu.BatchNormSpec.ReLU, ResidualReLU)
+	relu, residual, fused bool
 }
 
 // bn plans a batch norm over c channels; with shared statistics st, over
 // the first c channels of st's tensor, whose statistics st computes.
 func (bl *builder) bn(name string, c, h, w int, relu bool, st *channelStats) *bnOp {
-	b := &bnOp{b: bl.b, relu: relu, fused: relu && !bl.cfg.UnfusedReLU}
+	return bl.bnThen(name, c, h, w, relu, false, st)
+}
+
+// bnAdd plans a batch norm that a shortcut add and a ReLU follow, the end of
+// a residual block whose shortcut has the output's shape (forwardAdd).
+func (bl *builder) bnAdd(name string, c, h, w int) *bnOp {
+	return bl.bnThen(name, c, h, w, false, true, nil)
+}
+
+func (bl *builder) bnThen(name string, c, h, w int, relu, residual bool, st *channelStats) *bnOp {
+	b := &bnOp{b: bl.b, relu: relu, residual: residual, fused: (relu || residual) && !bl.cfg.UnfusedReLU}
 	b.gamma, b.dgamma = bl.param(name+".weight", BNScale, c)
 	b.beta, b.dbeta = bl.param(name+".bias", BNShift, c)
 	b.runMean = bl.stateSlice(c, false)
@@ -173,7 +186,8 @@ func (bl *builder) bn(name string, c, h, w int, relu bool, st *channelStats) *bn
 	if st != nil {
 		b.saveMean, b.saveInvStd, b.batchVar = st.mean.Sub(0, c), st.invstd.Sub(0, c), st.batchVar.Sub(0, c)
 	}
-	op, err := bl.b.NewBatchNorm(gpu.BatchNormSpec{N: bl.batch, C: c, H: h, W: w, Eps: bnEps, Momentum: bnMomentum, ReLU: b.fused})
+	op, err := bl.b.NewBatchNorm(gpu.BatchNormSpec{N: bl.batch, C: c, H: h, W: w, Eps: bnEps, Momentum: bnMomentum,
+		ReLU: relu && b.fused, ResidualReLU: residual && b.fused})
 	bl.fail(err)
 	b.op = op
 	return b
@@ -227,17 +241,32 @@ func (st *channelStats) compute(c0 int, x gpu.Tensor) error {
 
 // forward writes y = bn(x), after the ReLU when relu is set.
 func (b *bnOp) forward(y, x gpu.Tensor, train bool) error {
+	return b.forwardAdd(y, x, gpu.Tensor{}, train)
+}
+
+// forwardAdd writes y = bn(x), then with residual y = max(y + r, 0) (r of
+// y's shape: the shortcut), or with relu max(y, 0).
+func (b *bnOp) forwardAdd(y, x, r gpu.Tensor, train bool) error {
+	fr := gpu.Tensor{} // the shortcut as the fused op reads it
+	if b.residual && b.fused {
+		fr = r
+	}
 	var err error
 	switch {
 	case train && b.batchVar.Len > 0:
-		err = b.op.ForwardTrainFromStats(y, b.runMean, b.runVar, x, b.gamma, b.beta, b.saveMean, b.saveInvStd, b.batchVar)
+		err = b.op.ForwardTrainFromStats(y, b.runMean, b.runVar, x, fr, b.gamma, b.beta, b.saveMean, b.saveInvStd, b.batchVar)
 	case train:
-		err = b.op.ForwardTrain(y, b.saveMean, b.saveInvStd, b.runMean, b.runVar, x, b.gamma, b.beta)
+		err = b.op.ForwardTrain(y, b.saveMean, b.saveInvStd, b.runMean, b.runVar, x, fr, b.gamma, b.beta)
 	default:
-		err = b.op.ForwardInfer(y, x, b.gamma, b.beta, b.runMean, b.runVar)
+		err = b.op.ForwardInfer(y, x, fr, b.gamma, b.beta, b.runMean, b.runVar)
 	}
-	if err != nil || !b.relu || b.fused {
+	if err != nil || b.fused || !(b.relu || b.residual) {
 		return err
+	}
+	if b.residual {
+		if err := b.b.AddForward(y, y, r); err != nil {
+			return err
+		}
 	}
 	return b.b.ReLUForward(y, y)
 }

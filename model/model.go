@@ -54,8 +54,9 @@ type Config struct {
 	// as fb.resnet.torch and the DenseNet code) or "fan_in" (sqrt(2/(K*K*in)),
 	// as He et al. 2015 for the forward pass and PyTorch's kaiming_normal_).
 	Init string `toml:"init"`
-	// UnfusedReLU runs the ReLU after each batch norm as its own op instead
-	// of fused into the batch norm: the same math, for measuring what the
+	// UnfusedReLU runs the ReLU after each batch norm, and the shortcut add
+	// before a ResNet block's last ReLU, as ops of their own instead of
+	// fused into the batch norm: the same math, for measuring what the
 	// fusion gains (repro bench -fused-relu=false). Not a recipe key.
 	UnfusedReLU bool `toml:"-"`
 	// PerLayerBNStats has each of DenseNet's batch norms compute the batch

@@ -80,6 +80,7 @@ type block struct {
 	pc, pb         gpu.Tensor // option B: projection conv and batch-norm outputs
 	dout           gpu.Tensor
 	tA, tB         gpu.Tensor
+	fusedAdd       bool // bn2 adds the shortcut and applies the ReLU (bnAdd)
 }
 
 func (bl *builder) block(name string, x, dx gpu.Tensor, width, size, stride int, tA, tB gpu.Tensor) *block {
@@ -87,7 +88,15 @@ func (bl *builder) block(name string, x, dx gpu.Tensor, width, size, stride int,
 	k.conv1 = bl.conv(name+".conv1", x.C, width, 3, stride, 1, x.H, x.W)
 	k.bn1 = bl.bn(name+".bn1", width, size, size, true, nil)
 	k.conv2 = bl.conv(name+".conv2", width, width, 3, 1, 1, size, size)
-	k.bn2 = bl.bn(name+".bn2", width, size, size, false, nil)
+	// the add and ReLU after bn2 fuse into it when the shortcut has the
+	// output's shape (identity or projection), not for option A's
+	// subsampled, zero-padded shortcut
+	k.fusedAdd = bl.cfg.Shortcut == "B" || (stride == 1 && x.C == width)
+	if k.fusedAdd {
+		k.bn2 = bl.bnAdd(name+".bn2", width, size, size)
+	} else {
+		k.bn2 = bl.bn(name+".bn2", width, size, size, false, nil)
+	}
 	if bl.cfg.Shortcut == "B" && (stride != 1 || x.C != width) {
 		k.proj = bl.conv(name+".shortcut.0", x.C, width, 1, stride, 0, x.H, x.W)
 		k.projBN = bl.bn(name+".shortcut.1", width, size, size, false, nil)
@@ -113,9 +122,7 @@ func (k *block) forward(train bool, _ uint64) error {
 	if err := k.conv2.forward(k.c2, k.h); err != nil {
 		return err
 	}
-	if err := k.bn2.forward(k.out, k.c2, train); err != nil {
-		return err
-	}
+	shortcut := k.x
 	if k.proj != nil {
 		if err := k.proj.forward(k.pc, k.x); err != nil {
 			return err
@@ -123,10 +130,16 @@ func (k *block) forward(train bool, _ uint64) error {
 		if err := k.projBN.forward(k.pb, k.pc, train); err != nil {
 			return err
 		}
-		if err := k.b.AddForward(k.out, k.out, k.pb); err != nil {
-			return err
-		}
-	} else if err := k.b.ResidualForward(k.out, k.out, k.x); err != nil {
+		shortcut = k.pb
+	}
+	if k.fusedAdd {
+		return k.bn2.forwardAdd(k.out, k.c2, shortcut, train)
+	}
+	// option A where the shape changes: subsample and zero-pad x
+	if err := k.bn2.forward(k.out, k.c2, train); err != nil {
+		return err
+	}
+	if err := k.b.ResidualForward(k.out, k.out, k.x); err != nil {
 		return err
 	}
 	return k.b.ReLUForward(k.out, k.out)

@@ -25,7 +25,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	strict := fs.Bool("strict-fp32", false, "cuda: no TF32 in convolutions")
 	graphs := fs.Bool("graphs", true, "cuda: replay each step as a CUDA graph (false: issue every op one by one)")
 	convAlgos := fs.String("conv-algos", "legacy", "cuda: where convolution algorithms come from: legacy (cudnnFind), graph (cuDNN backend API engines, TF32 tensor cores) or all (both, the fastest wins)")
-	fused := fs.Bool("fused-relu", true, "fuse each batch norm's ReLU into it (false: the ReLU runs as its own op, to measure the fusion)")
+	fused := fs.Bool("fused-relu", true, "fuse each batch norm's ReLU, and a ResNet block's shortcut add before it, into the batch norm (false: they run as ops of their own, to measure the fusion)")
 	shared := fs.Bool("shared-bn-stats", true, "DenseNet: each channel's batch statistics computed once per step and shared by the batch norms that read it (false: every batch norm computes its own, to measure the sharing)")
 	prof := fs.Bool("profile", false, "after each model, time every op of -steps more steps (each op waited for) and print where the time goes")
 	if err := fs.Parse(args); err != nil {
@@ -54,9 +54,9 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "#", b.Describe())
 	if *fused {
-		fmt.Fprintln(stdout, "# each batch norm's ReLU fused into it")
+		fmt.Fprintln(stdout, "# each batch norm's ReLU (and a ResNet block's shortcut add) fused into it")
 	} else {
-		fmt.Fprintln(stdout, "# each batch norm's ReLU as its own op (-fused-relu=false)")
+		fmt.Fprintln(stdout, "# each batch norm's ReLU and shortcut add as ops of their own (-fused-relu=false)")
 	}
 	if !*shared {
 		fmt.Fprintln(stdout, "# DenseNet: every batch norm computes its own statistics (-shared-bn-stats=false)")

@@ -22,6 +22,7 @@ type batchNorm struct {
 
 	phase      int
 	x, y       view // y: the output (forward)
+	r          view // the shortcut of a fused residual and ReLU (forward), or none (nil data)
 	dx, dy     view
 	accumulate bool
 }
@@ -35,8 +36,8 @@ const (
 
 // NewBatchNorm plans batch normalization.
 func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
-	if s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 || s.Eps <= 0 || s.Momentum < 0 || s.Momentum > 1 || s.N*s.H*s.W < 2 {
-		return nil, fmt.Errorf("cpu batch norm %+v: sizes and eps must be positive, N*H*W at least 2, momentum in [0, 1]", s)
+	if s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 || s.Eps <= 0 || s.Momentum < 0 || s.Momentum > 1 || s.N*s.H*s.W < 2 || (s.ReLU && s.ResidualReLU) {
+		return nil, fmt.Errorf("cpu batch norm %+v: sizes and eps must be positive, N*H*W at least 2, momentum in [0, 1], not both ReLU and ResidualReLU", s)
 	}
 	bn := &batchNorm{b: b, s: s, k0: make([]float32, s.C), k1: make([]float32, s.C), k2: make([]float32, s.C)}
 	b.bytes += int64(12 * s.C)
@@ -73,6 +74,17 @@ func (bn *batchNorm) channel(op, name string, s gpu.Slice) ([]float32, error) {
 	return d, nil
 }
 
+// shortcut resolves a forward's r: with ResidualReLU the shortcut, else none.
+func (bn *batchNorm) shortcut(op string, r gpu.Tensor) error {
+	bn.r = view{}
+	if !bn.s.ResidualReLU {
+		return nil
+	}
+	var err error
+	bn.r, err = bn.tensor(op, "r", r)
+	return err
+}
+
 // sums runs a statistics phase and returns the reduced float64 sums.
 func (bn *batchNorm) sums(phase int) []float64 {
 	bn.phase = phase
@@ -89,13 +101,16 @@ func (bn *batchNorm) sums(phase int) []float64 {
 }
 
 // ForwardTrain normalizes with the batch statistics; see gpu.BatchNorm.
-func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
+func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta gpu.Slice) error {
 	const op = "forward train"
 	var err error
 	if bn.x, err = bn.tensor(op, "x", x); err != nil {
 		return err
 	}
 	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+		return err
+	}
+	if err := bn.shortcut(op, r); err != nil {
 		return err
 	}
 	sm, err := bn.channel(op, "saveMean", saveMean)
@@ -178,13 +193,16 @@ func (bn *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tenso
 
 // ForwardTrainFromStats normalizes with statistics Stats computed; see
 // gpu.BatchNorm. y is bit for bit ForwardTrain's.
-func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
+func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
 	const op = "forward train from stats"
 	var err error
 	if bn.x, err = bn.tensor(op, "x", x); err != nil {
 		return err
 	}
 	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+		return err
+	}
+	if err := bn.shortcut(op, r); err != nil {
 		return err
 	}
 	rm, err := bn.channel(op, "runMean", runMean)
@@ -227,13 +245,16 @@ func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Sli
 }
 
 // ForwardInfer normalizes with the running statistics; see gpu.BatchNorm.
-func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
+func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x, r gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	const op = "forward infer"
 	var err error
 	if bn.x, err = bn.tensor(op, "x", x); err != nil {
 		return err
 	}
 	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+		return err
+	}
+	if err := bn.shortcut(op, r); err != nil {
 		return err
 	}
 	g, err := bn.channel(op, "gamma", gamma)
@@ -335,7 +356,11 @@ func (bn *batchNorm) run(w, lo, hi int) {
 		clear(red)
 		vec.Sums(red[:C], red[C:], x, bn.x.ld, rows, C)
 	case bnAffine:
-		vec.Affine(bn.y.from(lo), bn.y.ld, x, bn.x.ld, bn.k1, bn.k0, rows, C, bn.s.ReLU)
+		var r []float32
+		if bn.r.data != nil {
+			r = bn.r.from(lo)
+		}
+		vec.Affine(bn.y.from(lo), bn.y.ld, x, bn.x.ld, r, bn.r.ld, bn.k1, bn.k0, rows, C, bn.s.ReLU || bn.s.ResidualReLU)
 	case bnGradStats:
 		red := bn.b.red[w][:2*C]
 		clear(red)

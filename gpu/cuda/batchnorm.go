@@ -42,8 +42,8 @@ const bnScratchPerChannel = 5
 
 // NewBatchNorm plans batch normalization.
 func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
-	if s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 || s.Eps <= 0 || s.Momentum < 0 || s.Momentum > 1 || s.N*s.H*s.W < 2 {
-		return nil, fmt.Errorf("cuda batch norm %+v: sizes positive, N*H*W at least 2, eps positive, momentum in [0, 1]", s)
+	if s.N <= 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 || s.Eps <= 0 || s.Momentum < 0 || s.Momentum > 1 || s.N*s.H*s.W < 2 || (s.ReLU && s.ResidualReLU) {
+		return nil, fmt.Errorf("cuda batch norm %+v: sizes positive, N*H*W at least 2, eps positive, momentum in [0, 1], not both ReLU and ResidualReLU", s)
 	}
 	bn := &batchNorm{b: b, s: s}
 	var err error
@@ -99,6 +99,19 @@ func (bn *batchNorm) channels(op string, ptrs []*lib.DevicePtr, slices ...gpu.Sl
 	return nil
 }
 
+// shortcut resolves a forward's r: with ResidualReLU the shortcut, else
+// none (a NULL pointer).
+func (bn *batchNorm) shortcut(op string, r gpu.Tensor) (view, error) {
+	if !bn.s.ResidualReLU {
+		return view{}, nil
+	}
+	return bn.tensor(op, "r", r)
+}
+
+// fused says whether the forward fuses an op after the batch norm, which
+// only our kernels do.
+func (bn *batchNorm) fused() bool { return bn.s.ReLU || bn.s.ResidualReLU }
+
 func (bn *batchNorm) argsNCHW(v view) {
 	a := bn.b.args
 	a.Int(int32(v.n))
@@ -107,7 +120,7 @@ func (bn *batchNorm) argsNCHW(v view) {
 }
 
 // ForwardTrain normalizes with the batch statistics; see gpu.BatchNorm.
-func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
+func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta gpu.Slice) error {
 	const op = "forward train"
 	vx, err := bn.tensor(op, "x", x)
 	if err != nil {
@@ -117,18 +130,22 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 	if err != nil {
 		return err
 	}
+	vr, err := bn.shortcut(op, r)
+	if err != nil {
+		return err
+	}
 	var sm, si, rm, rv, g, be lib.DevicePtr
 	if err := bn.channels(op, []*lib.DevicePtr{&sm, &si, &rm, &rv, &g, &be}, saveMean, saveInvStd, runMean, runVar, gamma, beta); err != nil {
 		return err
 	}
 	b, s := bn.b, bn.s
-	if vx.packed() && vy.packed() && !s.ReLU {
+	if vx.packed() && vy.packed() && !bn.fused() {
 		return b.dnn.BNForwardTraining(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, s.Momentum, rm, rv, s.Eps, sm, si)
 	}
 	if err := bn.stats(vx, sm, si, rm, rv); err != nil {
 		return err
 	}
-	return bn.coeffsApply(vy, vx, g, be, sm, si, 0, 0, 0)
+	return bn.coeffsApply(vy, vx, vr, g, be, sm, si, 0, 0, 0)
 }
 
 // stats runs bn_stats (and bn_stats_reduce when segmented): the saved
@@ -168,7 +185,7 @@ func (bn *batchNorm) stats(vx view, sm, si, rm, rv lib.DevicePtr) error {
 // coeffsApply folds the saved statistics into the forward's coefficients
 // (updating the running statistics from them and bv when rm is not 0) and
 // applies them.
-func (bn *batchNorm) coeffsApply(vy, vx view, g, be, sm, si, rm, rv, bv lib.DevicePtr) error {
+func (bn *batchNorm) coeffsApply(vy, vx, vr view, g, be, sm, si, rm, rv, bv lib.DevicePtr) error {
 	b, s := bn.b, bn.s
 	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
 	a := b.args
@@ -181,7 +198,7 @@ func (bn *batchNorm) coeffsApply(vy, vx view, g, be, sm, si, rm, rv, bv lib.Devi
 	if err := b.launch(b.fn.bnCoeffsTrain, s.C); err != nil {
 		return err
 	}
-	return bn.apply(vy, vx, k1, k0)
+	return bn.apply(vy, vx, vr, k1, k0)
 }
 
 // Stats computes the batch statistics alone (our kernels, views or not).
@@ -199,7 +216,7 @@ func (bn *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tenso
 }
 
 // ForwardTrainFromStats normalizes with statistics Stats computed.
-func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
+func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
 	const op = "forward train from stats"
 	vx, err := bn.tensor(op, "x", x)
 	if err != nil {
@@ -209,19 +226,24 @@ func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Sli
 	if err != nil {
 		return err
 	}
+	vr, err := bn.shortcut(op, r)
+	if err != nil {
+		return err
+	}
 	var rm, rv, g, be, sm, si, bv lib.DevicePtr
 	if err := bn.channels(op, []*lib.DevicePtr{&rm, &rv, &g, &be, &sm, &si, &bv}, runMean, runVar, gamma, beta, saveMean, saveInvStd, batchVar); err != nil {
 		return err
 	}
-	return bn.coeffsApply(vy, vx, g, be, sm, si, rm, rv, bv)
+	return bn.coeffsApply(vy, vx, vr, g, be, sm, si, rm, rv, bv)
 }
 
-func (bn *batchNorm) apply(vy, vx view, k1, k0 lib.DevicePtr) error {
+func (bn *batchNorm) apply(vy, vx, vr view, k1, k0 lib.DevicePtr) error {
 	b := bn.b
 	a := b.args
 	a.Reset()
 	b.argView(vy)
 	b.argView(vx)
+	b.argView(vr)
 	a.Ptr(k1)
 	a.Ptr(k0)
 	bn.argsNCHW(vx)
@@ -230,7 +252,7 @@ func (bn *batchNorm) apply(vy, vx view, k1, k0 lib.DevicePtr) error {
 }
 
 // ForwardInfer normalizes with the running statistics.
-func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
+func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x, r gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	const op = "forward infer"
 	vx, err := bn.tensor(op, "x", x)
 	if err != nil {
@@ -240,12 +262,16 @@ func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMe
 	if err != nil {
 		return err
 	}
+	vr, err := bn.shortcut(op, r)
+	if err != nil {
+		return err
+	}
 	var g, be, rm, rv lib.DevicePtr
 	if err := bn.channels(op, []*lib.DevicePtr{&g, &be, &rm, &rv}, gamma, beta, runMean, runVar); err != nil {
 		return err
 	}
 	b, s := bn.b, bn.s
-	if vx.packed() && vy.packed() && !s.ReLU {
+	if vx.packed() && vy.packed() && !bn.fused() {
 		return b.dnn.BNForwardInference(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, rm, rv, s.Eps)
 	}
 	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
@@ -259,7 +285,7 @@ func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMe
 	if err := b.launch(b.fn.bnCoeffsInfer, s.C); err != nil {
 		return err
 	}
-	return bn.apply(vy, vx, k1, k0)
+	return bn.apply(vy, vx, vr, k1, k0)
 }
 
 // Backward computes dgamma, dbeta (+=) and dx (=, +=); with the fused ReLU,

@@ -35,25 +35,41 @@ func bnShapes() []bnShape {
 func batchNormCases() []Case {
 	var cs []Case
 	for _, sh := range bnShapes() {
-		for _, relu := range []bool{false, true} {
-			sh, name := sh, sh.name // a copy per case: the closures keep it
-			sh.s.ReLU = relu
-			if relu {
-				name += "-relu"
-			}
+		for _, v := range []struct {
+			suffix             string
+			relu, residualReLU bool
+		}{{"", false, false}, {"-relu", true, false}, {"-residual-relu", false, true}} {
+			sh, name := sh, sh.name+v.suffix // a copy per case: the closures keep it
+			sh.s.ReLU, sh.s.ResidualReLU = v.relu, v.residualReLU
 			cs = append(cs,
 				newCase(join("batchnorm", name, "forward-train"), func(e *env) { e.bnForwardTrain(sh) }),
 				newCase(join("batchnorm", name, "forward-train-from-stats"), func(e *env) { e.bnForwardTrainFromStats(sh) }),
 				newCase(join("batchnorm", name, "forward-infer"), func(e *env) { e.bnForwardInfer(sh) }),
 				newCase(join("batchnorm", name, "backward"), func(e *env) { e.bnBackward(sh) }))
-			if relu {
+			switch {
+			case v.relu:
 				cs = append(cs, newCase(join("batchnorm", name, "mask-at-kink"), func(e *env) { e.bnMaskAtKink(sh) }))
-			} else { // (Stats has no ReLU to differ by)
+			case !v.residualReLU: // (Stats has no ReLU to differ by)
 				cs = append(cs, newCase(join("batchnorm", name, "stats"), func(e *env) { e.bnStats(sh) }))
 			}
 		}
 	}
 	return cs
+}
+
+// bnShortcut is, with ResidualReLU, the shortcut r of the forward passes,
+// about as large as y so that about half of max(y + r, 0) is 0; as is, r
+// sits in its own view like y's (when inPlace, y itself). Without
+// ResidualReLU it is the zero Tensor.
+func (e *env) bnShortcut(sh bnShape, y gpu.Tensor, inPlace bool) (r gpu.Tensor, rv []float64) {
+	if !sh.s.ResidualReLU {
+		return gpu.Tensor{}, nil
+	}
+	r = y
+	if !inPlace {
+		r = e.at(bnTensorShape(sh.s), sh.yParent, sh.yC0)
+	}
+	return r, widen(e.fill(r))
 }
 
 func (e *env) newBatchNorm(s gpu.BatchNormSpec) gpu.BatchNorm {
@@ -91,18 +107,20 @@ func (e *env) bnForwardTrain(sh bnShape) {
 	gamma, beta, runMean, runVar := e.slice(gv), e.slice(bv), e.slice(rm0), e.slice(rv0)
 	saveMean, saveInvStd := e.slice(nans(s.C)), e.slice(nans(s.C))
 	y := e.at(ts, sh.yParent, sh.yC0)
-	xBefore, yBefore := e.snap(x), e.snap(y)
-	e.do("BatchNorm.ForwardTrain", bn.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta))
+	r, rv := e.bnShortcut(sh, y, false)
+	xBefore, yBefore, rBefore := e.snap(x), e.snap(y), e.snapOrNil(r)
+	e.do("BatchNorm.ForwardTrain", bn.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, r, gamma, beta))
 
 	wy, wm, wis := make([]float64, ts.Elems()), make([]float64, s.C), make([]float64, s.C)
 	wrm, wrv := widen(rm0), widen(rv0)
-	ref.BatchNormForwardTrain(wy, wm, wis, wrm, wrv, widen(xv), widen(gv), widen(bv), s)
+	ref.BatchNormForwardTrain(wy, wm, wis, wrm, wrv, widen(xv), rv, widen(gv), widen(bv), s)
 	e.expect("y", y, yBefore, wy)
 	e.expectS("saveMean", saveMean, wm)
 	e.expectS("saveInvStd", saveInvStd, wis)
 	e.expectDelta("runMean", runMean, rm0, wrm)
 	e.expectDelta("runVar", runVar, rv0, wrv)
 	e.unchanged("x", x, xBefore)
+	e.unchangedOrNil("r", r, rBefore)
 	e.unchangedS("gamma", gamma, gv)
 	e.unchangedS("beta", beta, bv)
 }
@@ -138,15 +156,17 @@ func (e *env) bnForwardTrainFromStats(sh bnShape) {
 	gamma, beta, runMean, runVar := e.slice(gv), e.slice(bv), e.slice(rm0), e.slice(rv0)
 	saveMean, saveInvStd, batchVar := e.slice(mv), e.slice(iv), e.slice(bvv)
 	y := e.at(ts, sh.yParent, sh.yC0)
-	xBefore, yBefore := e.snap(x), e.snap(y)
-	e.do("BatchNorm.ForwardTrainFromStats", bn.ForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean, saveInvStd, batchVar))
+	r, rv := e.bnShortcut(sh, y, false)
+	xBefore, yBefore, rBefore := e.snap(x), e.snap(y), e.snapOrNil(r)
+	e.do("BatchNorm.ForwardTrainFromStats", bn.ForwardTrainFromStats(y, runMean, runVar, x, r, gamma, beta, saveMean, saveInvStd, batchVar))
 
 	wy, wrm, wrv := make([]float64, ts.Elems()), widen(rm0), widen(rv0)
-	ref.BatchNormForwardTrainFromStats(wy, wrm, wrv, widen(xv), widen(gv), widen(bv), widen(mv), widen(iv), widen(bvv), s)
+	ref.BatchNormForwardTrainFromStats(wy, wrm, wrv, widen(xv), rv, widen(gv), widen(bv), widen(mv), widen(iv), widen(bvv), s)
 	e.expect("y", y, yBefore, wy)
 	e.expectDelta("runMean", runMean, rm0, wrm)
 	e.expectDelta("runVar", runVar, rv0, wrv)
 	e.unchanged("x", x, xBefore)
+	e.unchangedOrNil("r", r, rBefore)
 	e.unchangedS("gamma", gamma, gv)
 	e.unchangedS("beta", beta, bv)
 	e.unchangedS("saveMean", saveMean, mv)
@@ -163,10 +183,11 @@ func (e *env) bnForwardInfer(sh bnShape) {
 	rm, rv := e.rnd(s.C), e.uniform(s.C, 0.5, 2)
 	gamma, beta, runMean, runVar := e.slice(gv), e.slice(bv), e.slice(rm), e.slice(rv)
 	y := e.at(ts, sh.yParent, sh.yC0)
+	r, shortcut := e.bnShortcut(sh, y, true) // in place: y holds the shortcut
 	xBefore, yBefore := e.snap(x), e.snap(y)
-	e.do("BatchNorm.ForwardInfer", bn.ForwardInfer(y, x, gamma, beta, runMean, runVar))
+	e.do("BatchNorm.ForwardInfer", bn.ForwardInfer(y, x, r, gamma, beta, runMean, runVar))
 	wy := make([]float64, ts.Elems())
-	ref.BatchNormForwardInfer(wy, widen(xv), widen(gv), widen(bv), widen(rm), widen(rv), s)
+	ref.BatchNormForwardInfer(wy, widen(xv), shortcut, widen(gv), widen(bv), widen(rm), widen(rv), s)
 	e.expect("y", y, yBefore, wy)
 	e.unchanged("x", x, xBefore)
 	e.unchangedS("runMean", runMean, rm)
@@ -185,7 +206,7 @@ func (e *env) bnBackward(sh bnShape) {
 	// them; with ReLU about half the outputs are 0.
 	mean64, invstd64 := make([]float64, s.C), make([]float64, s.C)
 	ref.BatchNormForwardTrain(make([]float64, ts.Elems()), mean64, invstd64, make([]float64, s.C), make([]float64, s.C),
-		widen(xv), widen(gv), widen(bv), s)
+		widen(xv), make([]float64, ts.Elems()), widen(gv), widen(bv), s)
 	mv, iv := narrow(mean64), narrow(invstd64)
 	gamma, beta, saveMean, saveInvStd := e.slice(gv), e.slice(bv), e.slice(mv), e.slice(iv)
 	gx, gg, gb := make([]float64, ts.Elems()), make([]float64, s.C), make([]float64, s.C)
@@ -250,7 +271,7 @@ func (e *env) bnMaskAtKink(sh bnShape) {
 	saveMean, saveInvStd := e.slice(nans(s.C)), e.slice(nans(s.C))
 	runMean, runVar := e.slice(make([]float32, s.C)), e.slice(e.uniform(s.C, 1, 1))
 	y := e.at(ts, sh.yParent, sh.yC0)
-	e.do("BatchNorm.ForwardTrain", bn.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta))
+	e.do("BatchNorm.ForwardTrain", bn.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gpu.Tensor{}, gamma, beta))
 	on := make([]int, s.C)
 	for i, v := range e.get(y) {
 		if v > 0 {
@@ -271,6 +292,21 @@ func (e *env) bnMaskAtKink(sh bnShape) {
 			e.errorf("channel %d: the backward's mask passes %v of %d values, the forward's output is > 0 at %d",
 				c, got, s.N*hw, on[c])
 		}
+	}
+}
+
+// snapOrNil is snap, or nil for the zero Tensor.
+func (e *env) snapOrNil(t gpu.Tensor) []float32 {
+	if t.Buf == nil {
+		return nil
+	}
+	return e.snap(t)
+}
+
+// unchangedOrNil is unchanged, or nothing for the zero Tensor.
+func (e *env) unchangedOrNil(name string, t gpu.Tensor, before []float32) {
+	if t.Buf != nil {
+		e.unchanged(name, t, before)
 	}
 }
 

@@ -145,9 +145,9 @@ func (b bnBiased) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
 	return biasedBatchNorm{bn}, err
 }
 
-func (bn biasedBatchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
+func (bn biasedBatchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta gpu.Slice) error {
 	old := wide(runVar)
-	if err := bn.BatchNorm.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta); err != nil {
+	if err := bn.BatchNorm.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, r, gamma, beta); err != nil {
 		return err
 	}
 	s := bn.Spec()

@@ -214,10 +214,10 @@ func (b *refBackend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
 
 func (bn *refBatchNorm) Spec() gpu.BatchNormSpec { return bn.s }
 
-func (bn *refBatchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
+func (bn *refBatchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta gpu.Slice) error {
 	yv, m, is, rm, rv := make([]float64, y.Elems()), wide(saveMean), wide(saveInvStd), wide(runMean), wide(runVar)
 	xv := gather(x)
-	ref.BatchNormForwardTrain(yv, m, is, rm, rv, xv, wide(gamma), wide(beta), bn.s)
+	ref.BatchNormForwardTrain(yv, m, is, rm, rv, xv, gatherOrNil(r), wide(gamma), wide(beta), bn.s)
 	setSlice(saveMean, m)
 	setSlice(saveInvStd, is)
 	if bn.s.ReLU { // as a float32 backend, so that Backward's mask matches
@@ -241,9 +241,9 @@ func (bn *refBatchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Te
 	return nil
 }
 
-func (bn *refBatchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
+func (bn *refBatchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
 	yv, rm, rv, xv := make([]float64, y.Elems()), wide(runMean), wide(runVar), gather(x)
-	ref.BatchNormForwardTrainFromStats(yv, rm, rv, xv, wide(gamma), wide(beta), wide(saveMean), wide(saveInvStd), wide(batchVar), bn.s)
+	ref.BatchNormForwardTrainFromStats(yv, rm, rv, xv, gatherOrNil(r), wide(gamma), wide(beta), wide(saveMean), wide(saveInvStd), wide(batchVar), bn.s)
 	setSlice(runMean, rm)
 	setSlice(runVar, rv)
 	if bn.s.ReLU { // as ForwardTrain
@@ -255,9 +255,9 @@ func (bn *refBatchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.
 	return nil
 }
 
-func (bn *refBatchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
+func (bn *refBatchNorm) ForwardInfer(y gpu.Tensor, x, r gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	v := make([]float64, y.Elems())
-	ref.BatchNormForwardInfer(v, gather(x), wide(gamma), wide(beta), wide(runMean), wide(runVar), bn.s)
+	ref.BatchNormForwardInfer(v, gather(x), gatherOrNil(r), wide(gamma), wide(beta), wide(runMean), wide(runVar), bn.s)
 	scatter(y, v)
 	return nil
 }
@@ -278,6 +278,14 @@ func (bn *refBatchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x g
 	setSlice(dgamma, dg)
 	setSlice(dbeta, db)
 	return nil
+}
+
+// gatherOrNil is gather, or nil for the zero Tensor.
+func gatherOrNil(t gpu.Tensor) []float64 {
+	if t.Buf == nil {
+		return nil
+	}
+	return gather(t)
 }
 
 // preReLU is x*k1 + k0 in float32 with gpu.BatchNormTrainCoeffs of the saved

@@ -170,9 +170,9 @@ type batchNorm struct {
 	p *Backend
 }
 
-func (b *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta gpu.Slice) error {
+func (b *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta gpu.Slice) error {
 	b.p.begin()
-	return b.p.end(b.name("train forward", x), b.BatchNorm.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta))
+	return b.p.end(b.name("train forward", x), b.BatchNorm.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, r, gamma, beta))
 }
 
 func (b *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tensor) error {
@@ -180,14 +180,14 @@ func (b *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tensor
 	return b.p.end(b.name("stats", x), b.BatchNorm.Stats(saveMean, saveInvStd, batchVar, x))
 }
 
-func (b *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
+func (b *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
 	b.p.begin()
-	return b.p.end(b.name("train forward from stats", x), b.BatchNorm.ForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean, saveInvStd, batchVar))
+	return b.p.end(b.name("train forward from stats", x), b.BatchNorm.ForwardTrainFromStats(y, runMean, runVar, x, r, gamma, beta, saveMean, saveInvStd, batchVar))
 }
 
-func (b *batchNorm) ForwardInfer(y gpu.Tensor, x gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
+func (b *batchNorm) ForwardInfer(y gpu.Tensor, x, r gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	b.p.begin()
-	return b.p.end(b.name("infer forward", x), b.BatchNorm.ForwardInfer(y, x, gamma, beta, runMean, runVar))
+	return b.p.end(b.name("infer forward", x), b.BatchNorm.ForwardInfer(y, x, r, gamma, beta, runMean, runVar))
 }
 
 func (b *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.Tensor, gamma, beta, saveMean, saveInvStd gpu.Slice, accumulate bool) error {
@@ -199,8 +199,11 @@ func (b *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.T
 // (view)" and the like.
 func (b *batchNorm) name(pass string, x gpu.Tensor) string {
 	op := "batchnorm "
-	if b.Spec().ReLU {
+	switch s := b.Spec(); {
+	case s.ReLU:
 		op = "batchnorm+relu "
+	case s.ResidualReLU:
+		op = "batchnorm+add+relu "
 	}
 	return op + pass + layout(x)
 }

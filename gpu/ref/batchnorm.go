@@ -27,11 +27,12 @@ func bnShape(op string, s gpu.BatchNormSpec) (Shape, int) {
 //	runVar[c] = (1-Momentum)*runVar[c] + Momentum*var[c]*m/(m-1)
 //
 // The running variance takes the unbiased batch variance, so m must be at
-// least 2. With s.ReLU, y[n,c,i,j] = max(that value, 0).
-func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta []float64, s gpu.BatchNormSpec) {
+// least 2. With s.ReLU, y[n,c,i,j] = max(that value, 0); with
+// s.ResidualReLU, max(that value + r[n,c,i,j], 0) (r is read only then).
+func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, r, gamma, beta []float64, s gpu.BatchNormSpec) {
 	batchVar := make([]float64, s.C)
 	BatchNormStats(saveMean, saveInvStd, batchVar, x, s)
-	BatchNormForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean, saveInvStd, batchVar, s)
+	BatchNormForwardTrainFromStats(y, runMean, runVar, x, r, gamma, beta, saveMean, saveInvStd, batchVar, s)
 }
 
 // BatchNormStats computes x's batch statistics as gpu.BatchNorm.Stats: with
@@ -79,12 +80,15 @@ func BatchNormStats(saveMean, saveInvStd, batchVar, x []float64, s gpu.BatchNorm
 //	runMean[c] = (1-Momentum)*runMean[c] + Momentum*saveMean[c]
 //	runVar[c] = (1-Momentum)*runVar[c] + Momentum*batchVar[c]
 //
-// and with s.ReLU, y[n,c,i,j] = max(that value, 0).
-func BatchNormForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean, saveInvStd, batchVar []float64, s gpu.BatchNormSpec) {
+// and with s.ReLU (s.ResidualReLU) the same as there.
+func BatchNormForwardTrainFromStats(y, runMean, runVar, x, r, gamma, beta, saveMean, saveInvStd, batchVar []float64, s gpu.BatchNormSpec) {
 	const op = "BatchNormForwardTrainFromStats"
 	sh, _ := bnShape(op, s)
 	need(op, "y", y, sh.Elems())
 	need(op, "x", x, sh.Elems())
+	if s.ResidualReLU {
+		need(op, "r", r, sh.Elems())
+	}
 	for _, p := range []struct {
 		name string
 		v    []float64
@@ -95,7 +99,7 @@ func BatchNormForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean
 		for n := 0; n < sh.N; n++ {
 			for i := 0; i < sh.H*sh.W; i++ {
 				k := sh.Index(n, c, 0, 0) + i
-				y[k] = bnOut(gamma[c]*(x[k]-saveMean[c])*saveInvStd[c]+beta[c], s)
+				y[k] = bnOut(gamma[c]*(x[k]-saveMean[c])*saveInvStd[c]+beta[c], r, k, s)
 			}
 		}
 		runMean[c] = (1-s.Momentum)*runMean[c] + s.Momentum*saveMean[c]
@@ -108,12 +112,15 @@ func BatchNormForwardTrainFromStats(y, runMean, runVar, x, gamma, beta, saveMean
 //
 //	y[n,c,i,j] = gamma[c]*(x[n,c,i,j]-runMean[c])/sqrt(runVar[c]+Eps) + beta[c]
 //
-// and with s.ReLU, max(that value, 0).
-func BatchNormForwardInfer(y, x, gamma, beta, runMean, runVar []float64, s gpu.BatchNormSpec) {
+// and with s.ReLU (s.ResidualReLU) the same as BatchNormForwardTrain.
+func BatchNormForwardInfer(y, x, r, gamma, beta, runMean, runVar []float64, s gpu.BatchNormSpec) {
 	const op = "BatchNormForwardInfer"
 	sh, _ := bnShape(op, s)
 	need(op, "y", y, sh.Elems())
 	need(op, "x", x, sh.Elems())
+	if s.ResidualReLU {
+		need(op, "r", r, sh.Elems())
+	}
 	need(op, "gamma", gamma, s.C)
 	need(op, "beta", beta, s.C)
 	need(op, "runMean", runMean, s.C)
@@ -123,7 +130,7 @@ func BatchNormForwardInfer(y, x, gamma, beta, runMean, runVar []float64, s gpu.B
 			invstd := 1 / math.Sqrt(runVar[c]+s.Eps)
 			for i := 0; i < sh.H*sh.W; i++ {
 				k := sh.Index(n, c, 0, 0) + i
-				y[k] = bnOut(gamma[c]*(x[k]-runMean[c])*invstd+beta[c], s)
+				y[k] = bnOut(gamma[c]*(x[k]-runMean[c])*invstd+beta[c], r, k, s)
 			}
 		}
 	}
@@ -188,10 +195,14 @@ func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, beta, saveMean, saveInvS
 	store(dx, g, accumulate)
 }
 
-// bnOut is a batch norm's output value v, after the fused ReLU if s has one.
-func bnOut(v float64, s gpu.BatchNormSpec) float64 {
-	if s.ReLU {
+// bnOut is a batch norm's output value v at element k, after the fused ReLU
+// or the fused shortcut r and ReLU if s has one.
+func bnOut(v float64, r []float64, k int, s gpu.BatchNormSpec) float64 {
+	switch {
+	case s.ReLU:
 		return max(v, 0)
+	case s.ResidualReLU:
+		return max(v+r[k], 0)
 	}
 	return v
 }

@@ -109,12 +109,46 @@ func TestConvKnownValues(t *testing.T) {
 	}
 }
 
-func bnLoss(y, x, gamma, beta, r []float64, s gpu.BatchNormSpec) func() float64 {
+func bnLoss(y, x, shortcut, gamma, beta, r []float64, s gpu.BatchNormSpec) func() float64 {
 	return func() float64 {
 		c := s.C
-		BatchNormForwardTrain(y, make([]float64, c), make([]float64, c), make([]float64, c), make([]float64, c), x, gamma, beta, s)
+		BatchNormForwardTrain(y, make([]float64, c), make([]float64, c), make([]float64, c), make([]float64, c), x, shortcut, gamma, beta, s)
 		return dot(y, r)
 	}
+}
+
+// TestBatchNormResidualReLUGradient checks the contract of ResidualReLU:
+// the gradient of max(bn(x) + shortcut, 0) is BatchNormBackward of dy
+// masked by that output, and the shortcut's gradient is the same masked dy.
+func TestBatchNormResidualReLUGradient(t *testing.T) {
+	s := gpu.BatchNormSpec{N: 2, C: 3, H: 2, W: 3, Eps: 1e-5, Momentum: 0.1, ResidualReLU: true}
+	rng := rand.New(rand.NewPCG(3, 4))
+	sh := Shape{s.N, s.C, s.H, s.W}
+	x, shortcut, r := randVec(rng, sh.Elems()), randVec(rng, sh.Elems()), randVec(rng, sh.Elems())
+	gamma, beta := randVec(rng, s.C), randVec(rng, s.C)
+	y := make([]float64, len(x))
+	mean, invstd := make([]float64, s.C), make([]float64, s.C)
+	BatchNormForwardTrain(y, mean, invstd, make([]float64, s.C), make([]float64, s.C), x, shortcut, gamma, beta, s)
+	g, zeros := make([]float64, len(y)), 0
+	for i, v := range y {
+		if v > 0 {
+			g[i] = r[i]
+		} else {
+			zeros++
+		}
+	}
+	if zeros == 0 || zeros == len(y) {
+		t.Fatalf("%d of %d outputs are 0: the ReLU is not exercised", zeros, len(y))
+	}
+	plain := s
+	plain.ResidualReLU = false
+	dx, dgamma, dbeta := make([]float64, len(x)), make([]float64, s.C), make([]float64, s.C)
+	BatchNormBackward(dx, dgamma, dbeta, g, x, gamma, nil, mean, invstd, plain, false)
+	loss := bnLoss(y, x, shortcut, gamma, beta, r, s)
+	checkGrad(t, "batchnorm residual relu dx", loss, x, dx)
+	checkGrad(t, "batchnorm residual relu dshortcut", loss, shortcut, g)
+	checkGrad(t, "batchnorm residual relu dgamma", loss, gamma, dgamma)
+	checkGrad(t, "batchnorm residual relu dbeta", loss, beta, dbeta)
 }
 
 func TestBatchNormGradient(t *testing.T) {
@@ -138,7 +172,7 @@ func TestBatchNormGradient(t *testing.T) {
 		}
 		y := make([]float64, len(x))
 		mean, invstd := make([]float64, s.C), make([]float64, s.C)
-		BatchNormForwardTrain(y, mean, invstd, make([]float64, s.C), make([]float64, s.C), x, gamma, beta, s)
+		BatchNormForwardTrain(y, mean, invstd, make([]float64, s.C), make([]float64, s.C), x, nil, gamma, beta, s)
 		dx, dgamma, dbeta := make([]float64, len(x)), make([]float64, s.C), make([]float64, s.C)
 		BatchNormBackward(dx, dgamma, dbeta, r, x, gamma, beta, mean, invstd, s, false)
 		if s.ReLU {
@@ -152,7 +186,7 @@ func TestBatchNormGradient(t *testing.T) {
 				t.Fatalf("ReLU %s: %d of %d outputs are 0: the mask is not exercised", sh, zeros, len(y))
 			}
 		}
-		loss := bnLoss(y, x, gamma, beta, r, s)
+		loss := bnLoss(y, x, nil, gamma, beta, r, s)
 		name := fmt.Sprintf("batchnorm relu=%v ", s.ReLU) + sh.String()
 		checkGrad(t, name+" dx", loss, x, dx)
 		checkGrad(t, name+" dgamma", loss, gamma, dgamma)
@@ -168,7 +202,7 @@ func TestBatchNormStatistics(t *testing.T) {
 	y := make([]float64, 4)
 	mean, invstd := []float64{0}, []float64{0}
 	runMean, runVar := []float64{1}, []float64{2}
-	BatchNormForwardTrain(y, mean, invstd, runMean, runVar, x, []float64{2}, []float64{0.5}, s)
+	BatchNormForwardTrain(y, mean, invstd, runMean, runVar, x, nil, []float64{2}, []float64{0.5}, s)
 	check := func(name string, got, want float64) {
 		t.Helper()
 		if math.Abs(got-want) > 1e-12*math.Max(1, math.Abs(want)) {
@@ -184,7 +218,7 @@ func TestBatchNormStatistics(t *testing.T) {
 		check("y", y[i], 2*(v-2.5)*is+0.5)
 	}
 	// Inference with running mean 2 and variance 4 - Eps: y = gamma*(x-2)/2 + beta.
-	BatchNormForwardInfer(y, x, []float64{2}, []float64{0.5}, []float64{2}, []float64{4 - 1e-5}, s)
+	BatchNormForwardInfer(y, x, nil, []float64{2}, []float64{0.5}, []float64{2}, []float64{4 - 1e-5}, s)
 	for i, v := range x {
 		check("infer y", y[i], (v-2)+0.5)
 	}

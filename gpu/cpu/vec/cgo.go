@@ -53,12 +53,20 @@ VEC static void vec_relu_backward(float *dx, long lddx, const float *dy, long ld
 // the backward's mask is exactly where the forward's output is > 0.
 static inline __attribute__((always_inline)) float bn_pre(float x, float k1, float k0) { return x * k1 + k0; }
 
-// relu: the ReLU fused after batch norm, max(v, 0) as vec_relu.
-VEC static void vec_affine(float *y, long ldy, const float *x, long ldx, const float *restrict k1, const float *restrict k0, long rows, long c, int relu) {
+// relu: the ReLU fused after batch norm, max(v, 0) as vec_relu; with a
+// shortcut s (NULL for none; it may be y) max(v + s, 0).
+VEC static void vec_affine(float *y, long ldy, const float *x, long ldx, const float *s, long lds,
+		const float *restrict k1, const float *restrict k0, long rows, long c, int relu) {
 	for (long r = 0; r < rows; r++) {
 		float *yr = y + r * ldy;
 		const float *xr = x + r * ldx;
-		if (relu) {
+		if (s) {
+			const float *sr = s + r * lds;
+			for (long j = 0; j < c; j++) {
+				float v = bn_pre(xr[j], k1[j], k0[j]) + sr[j];
+				yr[j] = v <= 0 ? 0 : v;
+			}
+		} else if (relu) {
 			for (long j = 0; j < c; j++) {
 				float v = bn_pre(xr[j], k1[j], k0[j]);
 				yr[j] = v <= 0 ? 0 : v;
@@ -598,8 +606,8 @@ func reluBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32, l
 	C.vec_relu_backward(f32(dx), C.long(lddx), f32(dy), C.long(lddy), f32(y), C.long(ldy), C.long(rows), C.long(c))
 }
 
-func affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int, relu bool) {
-	C.vec_affine(f32(y), C.long(ldy), f32(x), C.long(ldx), f32(k1), f32(k0), C.long(rows), C.long(c), cbool(relu))
+func affine(y []float32, ldy int, x []float32, ldx int, s []float32, lds int, k1, k0 []float32, rows, c int, relu bool) {
+	C.vec_affine(f32(y), C.long(ldy), f32(x), C.long(ldx), f32(s), C.long(lds), f32(k1), f32(k0), C.long(rows), C.long(c), cbool(relu))
 }
 
 func affineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0, m1, m0 []float32, rows, c int, accumulate bool) {

@@ -15,8 +15,8 @@ func reluBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32, l
 	refReLUBackward(dx, lddx, dy, lddy, y, ldy, rows, c)
 }
 
-func affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int, relu bool) {
-	refAffine(y, ldy, x, ldx, k1, k0, rows, c, relu)
+func affine(y []float32, ldy int, x []float32, ldx int, s []float32, lds int, k1, k0 []float32, rows, c int, relu bool) {
+	refAffine(y, ldy, x, ldx, s, lds, k1, k0, rows, c, relu)
 }
 
 func affineGrad(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, k1, k2, k0, m1, m0 []float32, rows, c int, accumulate bool) {

@@ -37,15 +37,18 @@ func refReLUBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32
 // must agree on).
 func bnPre(x, k1, k0 float32) float32 { return float32(x*k1) + k0 }
 
-func refAffine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int, relu bool) {
+func refAffine(y []float32, ldy int, x []float32, ldx int, s []float32, lds int, k1, k0 []float32, rows, c int, relu bool) {
 	k1, k0 = k1[:c], k0[:c]
 	for r := 0; r < rows; r++ {
 		yr, xr := y[r*ldy:r*ldy+c], x[r*ldx:r*ldx+c]
 		for j, v := range xr {
-			yr[j] = bnPre(v, k1[j], k0[j])
-			if relu {
-				yr[j] = max(yr[j], 0)
+			v = bnPre(v, k1[j], k0[j])
+			if s != nil {
+				v = max(v+s[r*lds+j], 0)
+			} else if relu {
+				v = max(v, 0)
 			}
+			yr[j] = v
 		}
 	}
 }

@@ -67,16 +67,21 @@ func ReLUBackward(dx []float32, lddx int, dy []float32, lddy int, y []float32, l
 
 // Affine computes y[r][j] = x[r][j]*k1[j] + k0[j], then max(y, 0) when relu
 // is set: batch norm's forward once its statistics are folded into k1 and
-// k0, with the fused ReLU.
-func Affine(y []float32, ldy int, x []float32, ldx int, k1, k0 []float32, rows, c int, relu bool) {
+// k0, with the fused ReLU. Given a shortcut s (rows lds apart; nil for
+// none), it computes max(x[r][j]*k1[j] + k0[j] + s[r][j], 0) instead, the end
+// of a residual block; s may be y.
+func Affine(y []float32, ldy int, x []float32, ldx int, s []float32, lds int, k1, k0 []float32, rows, c int, relu bool) {
 	fits("affine y", y, rows, c, ldy)
 	fits("affine x", x, rows, c, ldx)
+	if s != nil {
+		fits("affine s", s, rows, c, lds)
+	}
 	perChannel("affine k1", k1, c)
 	perChannel("affine k0", k0, c)
 	if rows == 0 || c == 0 {
 		return
 	}
-	affine(y, ldy, x, ldx, k1, k0, rows, c, relu)
+	affine(y, ldy, x, ldx, s, lds, k1, k0, rows, c, relu)
 }
 
 // AffineGrad computes dx[r][j] = g*k1[j] + x[r][j]*k2[j] + k0[j], or adds

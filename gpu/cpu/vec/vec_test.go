@@ -3,6 +3,7 @@ package vec
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -79,7 +80,8 @@ func TestReLUBackward(t *testing.T) {
 func TestAffine(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, s := range shapes {
-		for _, relu := range []bool{false, true} {
+		for _, mode := range []string{"plain", "relu", "shortcut", "shortcut in place"} {
+			relu, shortcut := mode != "plain", strings.HasPrefix(mode, "shortcut")
 			n := length(s.rows, s.ld, s.c)
 			x, k1, k0 := random(rng, n), random(rng, s.c), random(rng, s.c)
 			k1[0], k0[0] = 1, 0 // x[0] passes through: NaN stays NaN, -0 becomes +0 (as ReLU) only with relu
@@ -88,15 +90,28 @@ func TestAffine(t *testing.T) {
 				x[s.ld] = float32(math.Copysign(0, -1))
 			}
 			got, want := make([]float32, n), make([]float32, n)
-			Affine(got, s.ld, x, s.ld, k1, k0, s.rows, s.c, relu)
+			var sc []float32 // the shortcut, given in got itself when in place
+			if shortcut {
+				sc = random(rng, n)
+				sc[s.ld%n] = 0                   // (-0 + 0 is +0 anyway)
+				if mode == "shortcut in place" { // (want too, for the gaps between rows)
+					copy(got, sc)
+					copy(want, sc)
+				}
+			}
+			in := sc
+			if mode == "shortcut in place" {
+				in = got
+			}
+			Affine(got, s.ld, x, s.ld, in, s.ld, k1, k0, s.rows, s.c, relu)
 			if !math.IsNaN(float64(got[0])) {
-				t.Errorf("affine relu=%v of NaN = %v, want NaN", relu, got[0])
+				t.Errorf("affine %s of NaN = %v, want NaN", mode, got[0])
 			}
 			if s.ld > 1 && s.rows > 1 && relu && math.Float32bits(got[s.ld]) != 0 {
-				t.Errorf("affine relu of -0 has bits %08x, want +0", math.Float32bits(got[s.ld]))
+				t.Errorf("affine %s of -0 has bits %08x, want +0", mode, math.Float32bits(got[s.ld]))
 			}
-			refAffine(want, s.ld, x, s.ld, k1, k0, s.rows, s.c, relu)
-			same(t, "affine", s.rows, s.c, s.ld, got, want, 8)
+			refAffine(want, s.ld, x, s.ld, sc, s.ld, k1, k0, s.rows, s.c, relu)
+			same(t, "affine "+mode, s.rows, s.c, s.ld, got, want, 8)
 			// against the math in float64
 			for r := 0; r < s.rows; r++ {
 				for j := 0; j < s.c; j++ {
@@ -104,11 +119,14 @@ func TestAffine(t *testing.T) {
 						continue // the NaN above
 					}
 					w := float64(x[r*s.ld+j])*float64(k1[j]) + float64(k0[j])
+					if shortcut {
+						w += float64(sc[r*s.ld+j])
+					}
 					if relu {
 						w = max(w, 0)
 					}
 					if math.Abs(float64(got[r*s.ld+j])-w) > 1e-5*(1+math.Abs(w)) {
-						t.Fatalf("affine relu=%v %+v [%d][%d] = %v, want %v", relu, s, r, j, got[r*s.ld+j], w)
+						t.Fatalf("affine %s %+v [%d][%d] = %v, want %v", mode, s, r, j, got[r*s.ld+j], w)
 					}
 				}
 			}
@@ -195,7 +213,7 @@ func TestReLUMaskMatchesAffine(t *testing.T) {
 		}
 		x[0] = float32(math.NaN())
 		y := make([]float32, n)
-		Affine(y, s.ld, x, s.ld, m1, m0, s.rows, s.c, true)
+		Affine(y, s.ld, x, s.ld, nil, 0, m1, m0, s.rows, s.c, true)
 		ones, zeros := make([]float32, n), make([]float32, s.c)
 		for i := range ones {
 			ones[i] = 1
@@ -268,8 +286,9 @@ func TestRowsOutsideAreUntouched(t *testing.T) {
 		y[i] = 42
 	}
 	ReLU(y, ld, x, ld, rows, c)
-	Affine(y[c:], ld, x, ld, k, k, rows-1, c, true)
-	Affine(y[c:], ld, x, ld, k, k, rows-1, c, false)
+	Affine(y[c:], ld, x, ld, nil, 0, k, k, rows-1, c, true)
+	Affine(y[c:], ld, x, ld, nil, 0, k, k, rows-1, c, false)
+	Affine(y[c:], ld, x, ld, x[1:], ld, k, k, rows-1, c, true)
 	AffineGrad(y[2*c:], ld, x, ld, x, ld, k, k, k, k, k, rows-1, 3, true)
 	AffineGrad(y[2*c:], ld, x, ld, x, ld, k, k, k, nil, nil, rows-1, 3, true)
 	for i, v := range y {
