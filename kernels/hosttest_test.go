@@ -1002,7 +1002,16 @@ func hostBatchNorm(t *testing.T, c hostBNCase, fuse string) {
 	if grid == 0 {
 		grid = c.c * seg
 	}
-	part := make([]float64, 2*c.c*seg)
+	part, count := make([]float64, 2*c.c*seg), make([]int32, c.c)
+	// countsBack fails unless the reductions left their segment counters at 0
+	countsBack := func(kernel string) {
+		t.Helper()
+		for ch, v := range count {
+			if v != 0 {
+				t.Fatalf("%s left channel %d's segment count at %d", kernel, ch, v)
+			}
+		}
+	}
 	hw := c.h * c.w
 	eps, mom := float32(spec.Eps), float32(spec.Momentum)
 	x := e.tensor(c.n, c.c, c.h, c.w, true)
@@ -1028,19 +1037,22 @@ func hostBatchNorm(t *testing.T, c hostBNCase, fuse string) {
 	wantY := e.cpu(y)
 	wantSM, wantSI, wantRM, wantRV := e.download(smS), e.download(siS), e.download(rmS), e.download(rvS)
 	sm, si, grm, grv := make([]float32, c.c), make([]float32, c.c), slices.Clone(rm), slices.Clone(rv)
+	k1, k0 := make([]float32, c.c), make([]float32, c.c)
 	e.h.launch(t, "bn_stats", grid, c.block, f32buf{sm, 0}, f32buf{si, 0}, f32buf{grm, 0}, f32buf{grv, 0},
-		x.args(), c.n, c.c, hw, eps, mom, f64buf{part, 0}, seg)
-	if seg > 1 {
-		e.h.launch(t, "bn_stats_reduce", 1, 2, f32buf{sm, 0}, f32buf{si, 0}, f32buf{grm, 0}, f32buf{grv, 0},
-			f64buf{part, 0}, seg, c.n, c.c, hw, eps, mom)
-	}
+		x.args(), c.n, c.c, hw, eps, mom, f32buf{gamma, 0}, f32buf{beta, 0}, f32buf{k1, 0}, f32buf{k0, 0},
+		f64buf{part, 0}, i32buf{count, 0}, seg)
+	countsBack("bn_stats")
 	compare(t, "saveMean", sm, wantSM, 1e-6)
 	compare(t, "saveInvStd", si, wantSI, 1e-6)
 	compare(t, "runMean", grm, wantRM, 1e-6)
 	compare(t, "runVar", grv, wantRV, 1e-6)
-	k1, k0 := make([]float32, c.c), make([]float32, c.c)
-	e.h.launch(t, "bn_coeffs_train", 2, 3, f32buf{k1, 0}, f32buf{k0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
+	// bn_stats' coefficients are bn_coeffs_train's, bit for bit
+	ck1, ck0 := make([]float32, c.c), make([]float32, c.c)
+	e.h.launch(t, "bn_coeffs_train", 2, 3, f32buf{ck1, 0}, f32buf{ck0, 0}, f32buf{gamma, 0}, f32buf{beta, 0},
 		f32buf{sm, 0}, f32buf{si, 0}, nullPtr{}, nullPtr{}, nullPtr{}, mom, c.c)
+	if !slices.Equal(k1, ck1) || !slices.Equal(k0, ck0) {
+		t.Fatalf("bn_stats' coefficients %v %v, bn_coeffs_train's %v %v", k1, k0, ck1, ck0)
+	}
 	e.check("bn_apply", ewConfigs, []*pair{y}, [][]float32{wantY}, 2e-6, y.args(), x.args(), rArgs, f32buf{k1, 0},
 		f32buf{k0, 0}, c.n, c.c, hw, b2i(relu))
 
@@ -1050,11 +1062,9 @@ func hostBatchNorm(t *testing.T, c hostBNCase, fuse string) {
 	wantSM, wantSI, wantBV := e.download(smS), e.download(siS), e.download(bvS)
 	bv := make([]float32, c.c)
 	e.h.launch(t, "bn_stats", grid, c.block, f32buf{sm, 0}, f32buf{si, 0}, nullPtr{}, f32buf{bv, 0},
-		x.args(), c.n, c.c, hw, eps, mom, f64buf{part, 0}, seg)
-	if seg > 1 {
-		e.h.launch(t, "bn_stats_reduce", 1, 2, f32buf{sm, 0}, f32buf{si, 0}, nullPtr{}, f32buf{bv, 0},
-			f64buf{part, 0}, seg, c.n, c.c, hw, eps, mom)
-	}
+		x.args(), c.n, c.c, hw, eps, mom, nullPtr{}, nullPtr{}, nullPtr{}, nullPtr{}, f64buf{part, 0},
+		i32buf{count, 0}, seg)
+	countsBack("bn_stats")
 	compare(t, "Stats saveMean", sm, wantSM, 1e-6)
 	compare(t, "Stats saveInvStd", si, wantSI, 1e-6)
 	compare(t, "Stats batchVar", bv, wantBV, 1e-6)
@@ -1103,12 +1113,9 @@ func hostBatchNorm(t *testing.T, c hostBNCase, fuse string) {
 		k := make([]float32, 5*c.c)
 		args := append([]any{f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}}, dy.args()...)
 		args = append(append(args, x.args()...), f32buf{gamma, 0}, f32buf{beta, 0}, f32buf{wantSM, 0},
-			f32buf{wantSI, 0}, c.n, c.c, hw, b2i(relu), f64buf{part, 0}, seg)
+			f32buf{wantSI, 0}, c.n, c.c, hw, b2i(relu), f64buf{part, 0}, i32buf{count, 0}, seg)
 		e.h.launch(t, "bn_grad_stats", grid, c.block, args...)
-		if seg > 1 {
-			e.h.launch(t, "bn_grad_reduce", 2, 1, f32buf{dg, 0}, f32buf{db, 0}, f32buf{k, 0}, f64buf{part, 0}, seg,
-				f32buf{gamma, 0}, f32buf{beta, 0}, f32buf{wantSM, 0}, f32buf{wantSI, 0}, c.n, c.c, hw, b2i(relu))
-		}
+		countsBack("bn_grad_stats")
 		compare(t, "dgamma", dg, wantDG, 1e-5)
 		compare(t, "dbeta", db, wantDB, 1e-5)
 		apply := func(out *pair, accumulate bool) []any {

@@ -13,8 +13,10 @@
 //     batch stride in floats) of an NCHW view; a kernel touches only the
 //     channels of its views.
 //   - Elementwise kernels use grid-stride loops (any grid is correct);
-//     softmax_xent runs as one block, bn_stats and bn_grad_stats as one
-//     block per channel, all three with at most 256 threads.
+//     softmax_xent runs as one block, bn_stats and bn_grad_stats as blocks
+//     striding over the segments of the channels (any grid is correct), all
+//     three with at most 256 threads; the segment counters those two take
+//     must be 0 before a launch, and are again after it.
 //   - Every kernel computes what the CPU backend (gpu/cpu) computes for the
 //     same op, bit for bit where the CPU's float32 arithmetic allows it.
 //
@@ -58,12 +60,10 @@ var names = []string{
 	"adam_step",
 	"build_batch",
 	"bn_stats",
-	"bn_stats_reduce",
 	"bn_coeffs_train",
 	"bn_coeffs_infer",
 	"bn_apply",
 	"bn_grad_stats",
-	"bn_grad_reduce",
 	"bn_grad_apply",
 }
 
@@ -84,3 +84,30 @@ func SourceHash() string {
 
 // Names returns the names of the kernels in the PTX.
 func Names() []string { return append([]string(nil), names...) }
+
+// Params returns how many parameters kernel name takes in the PTX (a
+// ".param" line each between ".visible .entry name(" and ")"), or -1 when
+// the PTX does not define it. gpu/cuda checks each launch against it, so a
+// kernel whose parameters changed without its caller fails with an error
+// instead of reading garbage.
+func Params(name string) int {
+	head := ".visible .entry " + name + "("
+	lines := strings.Split(ptx, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != head {
+			continue
+		}
+		n := 0
+		for _, p := range lines[i+1:] {
+			p = strings.TrimSpace(p)
+			if p == ")" {
+				return n
+			}
+			if strings.HasPrefix(p, ".param ") {
+				n++
+			}
+		}
+		return -1
+	}
+	return -1
+}

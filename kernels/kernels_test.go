@@ -32,13 +32,11 @@ var params = map[string]int{
 	"sgd_step":          10,
 	"adam_step":         14,
 	"build_batch":       25,
-	"bn_stats":          13,
-	"bn_stats_reduce":   11,
+	"bn_stats":          18,
 	"bn_coeffs_train":   11,
 	"bn_coeffs_infer":   8,
 	"bn_apply":          12,
-	"bn_grad_stats":     17,
-	"bn_grad_reduce":    13,
+	"bn_grad_stats":     18,
 	"bn_grad_apply":     12,
 }
 
@@ -103,7 +101,12 @@ func TestEntries(t *testing.T) {
 			t.Errorf("ops.ptx has no .visible .entry %s( (stale PTX? run make kernels)", name)
 		case n != want:
 			t.Errorf("kernel %s has %d parameters in ops.ptx, want %d", name, n, want)
+		case Params(name) != n:
+			t.Errorf("Params(%s) = %d, the PTX's entry has %d", name, Params(name), n)
 		}
+	}
+	if Params("no_such_kernel") != -1 {
+		t.Errorf("Params of a kernel the PTX lacks = %d, want -1", Params("no_such_kernel"))
 	}
 	for name := range got {
 		if !slices.Contains(names, name) {

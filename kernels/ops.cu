@@ -760,19 +760,69 @@ static __device__ __forceinline__ void segment_bounds(int n, int HW, int s, int 
     *hi = total * (s + 1) / S;
 }
 
+// segment_done is called by thread 0 of a block that has left its partial
+// sums of one of a channel's S segments in part: it counts the segment in
+// count[c] and says whether it was the channel's last, in which case every
+// segment's sums are visible to this thread and count[c] is back at 0 for
+// the next call (the "last block" pattern of CUDA's threadFenceReduction
+// sample). So one launch both sums the segments and finishes each channel,
+// where a second kernel did the adding up before.
+static __device__ __forceinline__ bool segment_done(int* count, int c, int S) {
+    __threadfence(); // this block's partial sums before its count
+    if (atomicAdd(&count[c], 1) != S - 1) {
+        return false;
+    }
+    __threadfence(); // every other block's partial sums before they are read
+    count[c] = 0;
+    return true;
+}
+
+// segment_total adds a channel's S partial sums (pairs in part) in order,
+// reading past the cache (other blocks wrote them).
+static __device__ __forceinline__ void segment_total(const double* part, int c, int S, double* a, double* b) {
+    const volatile double* p = part + 2 * (long long)c * S;
+    *a = 0.0;
+    *b = 0.0;
+    for (int s = 0; s < S; s++) {
+        *a += p[2 * s];
+        *b += p[2 * s + 1];
+    }
+}
+
+// bn_stats_finish_channel is bn_stats_finish of channel c, then with k1 (not
+// NULL) the training forward's coefficients (bn_train_coeffs) of the saved
+// statistics into k1[c], k0[c].
+static __device__ __forceinline__ void bn_stats_finish_channel(double sum, double sumsq, long long count, float eps,
+                                                               float momentum, int c, float* saveMean,
+                                                               float* saveInvStd, float* runMean, float* runVar,
+                                                               const float* gamma, const float* beta, float* k1,
+                                                               float* k0) {
+    bn_stats_finish(sum, sumsq, count, eps, momentum, &saveMean[c], &saveInvStd[c], channel_or_null(runMean, c),
+                    &runVar[c]);
+    if (k1 != nullptr) {
+        bn_train_coeffs(gamma[c], beta[c], saveMean[c], saveInvStd[c], &k1[c], &k0[c]);
+    }
+}
+
 // bn_stats: the sum and sum of squares, in double, of each channel's n*HW
 // values, split into S segments: block b (blocks striding over C*S; at most
 // REDUCE_THREADS threads) sums segment b % S of channel b / S in a fixed
-// order. With S = 1 it finishes the channel (bn_stats_finish); with S > 1 it
-// leaves the two sums in part[2b], part[2b+1] for bn_stats_reduce. A few
-// wide channels fill the GPU with S = 1; ResNet's 16 channels of 131072
-// values need S > 1 (one block per channel would use 16 SMs).
+// order, and the block that finishes a channel's last segment (with S > 1:
+// partial sums in part, counted in count, which must be 0 at the start and
+// is left so) adds the segments up in order and finishes the channel:
+// bn_stats_finish, and with k1 (not NULL) the forward's coefficients from
+// gamma and beta. A few wide channels fill the GPU with S = 1; ResNet's 16
+// channels of 131072 values need S > 1 (one block per channel would use 16
+// SMs).
 __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, float* saveInvStd, float* runMean,
                                                            float* runVar, const float* x, int xs, int n, int C,
-                                                           int HW, float eps, float momentum, double* part, int S) {
+                                                           int HW, float eps, float momentum, const float* gamma,
+                                                           const float* beta, float* k1, float* k0, double* part,
+                                                           int* count, int S) {
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
     int t = (int)threadIdx.x;
+    long long m = (long long)n * HW;
     for (int b = (int)blockIdx.x; b < C * S; b += (int)gridDim.x) {
         int c = b / S, s = b - c * S;
         const float* xc = x + (long long)c * HW;
@@ -780,37 +830,19 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, floa
         segment_bounds(n, HW, s, S, &lo, &hi);
         double sa0, sb0;
         channel_sums(xc, xs, 0, 0.0f, 0.0f, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
-        if (t == 0) {
-            if (S == 1) {
-                bn_stats_finish(sa0, sb0, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c],
-                                channel_or_null(runMean, c), &runVar[c]);
-            } else {
-                part[2 * b] = sa0;
-                part[2 * b + 1] = sb0;
-            }
+        if (t != 0) {
+            continue;
         }
-    }
-}
-
-// segment_total adds a channel's S partial sums (pairs in part) in order.
-static __device__ __forceinline__ void segment_total(const double* part, int c, int S, double* a, double* b) {
-    *a = 0.0;
-    *b = 0.0;
-    for (int s = 0; s < S; s++) {
-        *a += part[2 * (c * S + s)];
-        *b += part[2 * (c * S + s) + 1];
-    }
-}
-
-// bn_stats_reduce: per channel (one thread each), bn_stats' S partial sums
-// added in order, then bn_stats_finish.
-__global__ void bn_stats_reduce(float* saveMean, float* saveInvStd, float* runMean, float* runVar,
-                                const double* part, int S, int n, int C, int HW, float eps, float momentum) {
-    for (long long c = grid_start(); c < C; c += grid_stride()) {
-        double a, b;
-        segment_total(part, (int)c, S, &a, &b);
-        bn_stats_finish(a, b, (long long)n * HW, eps, momentum, &saveMean[c], &saveInvStd[c],
-                        channel_or_null(runMean, c), &runVar[c]);
+        if (S > 1) {
+            part[2 * b] = sa0;
+            part[2 * b + 1] = sb0;
+            if (!segment_done(count, c, S)) {
+                continue;
+            }
+            segment_total(part, c, S, &sa0, &sb0);
+        }
+        bn_stats_finish_channel(sa0, sb0, m, eps, momentum, c, saveMean, saveInvStd, runMean, runVar, gamma, beta, k1,
+                                k0);
     }
 }
 
@@ -876,10 +908,25 @@ __global__ void bn_apply(float* y, int ys, const float* x, int xs, const float* 
     }
 }
 
-// bn_grad_stats: per channel c, in S segments as bn_stats, sdy = sum dy and
-// sdyx = sum dy*x in double; with S = 1 then bn_grad_finish: dbeta, dgamma
-// (+=) and k[c] = k1, k[C+c] = k2, k[2C+c] = k0 for bn_grad_apply; with
-// S > 1 the sums go to part for bn_grad_reduce. With relu (the fused ReLU)
+// bn_grad_finish_channel is bn_grad_finish of channel c into k[c], k[C+c],
+// k[2C+c], and with relu the ReLU's coefficients m1, m0 into k[3C+c],
+// k[4C+c].
+static __device__ __forceinline__ void bn_grad_finish_channel(double sdy, double sdyx, long long count, int c, int C,
+                                                              const float* gamma, const float* mean,
+                                                              const float* invstd, float* dgamma, float* dbeta,
+                                                              float* k, int relu, float m1, float m0) {
+    bn_grad_finish(sdy, sdyx, count, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c], &k[C + c],
+                   &k[2 * C + c]);
+    if (relu) {
+        k[3 * C + c] = m1;
+        k[4 * C + c] = m0;
+    }
+}
+
+// bn_grad_stats: per channel c, in S segments as bn_stats (the last block of
+// a channel adding up its segments, as there), sdy = sum dy and sdyx = sum
+// dy*x in double, then bn_grad_finish: dbeta, dgamma (+=) and k[c] = k1,
+// k[C+c] = k2, k[2C+c] = k0 for bn_grad_apply. With relu (the fused ReLU)
 // dy counts only where the forward's output was > 0, recomputed from x as
 // bn_pre with bn_train_coeffs of gamma, beta and the saved statistics, which
 // then also go to k[3C+c] and k[4C+c] for bn_grad_apply.
@@ -887,10 +934,11 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
                                                                 int dys, const float* x, int xs, const float* gamma,
                                                                 const float* beta, const float* mean,
                                                                 const float* invstd, int n, int C, int HW, int relu,
-                                                                double* part, int S) {
+                                                                double* part, int* count, int S) {
     __shared__ double sa[REDUCE_THREADS];
     __shared__ double sb[REDUCE_THREADS];
     int t = (int)threadIdx.x;
+    long long m = (long long)n * HW;
     for (int b = (int)blockIdx.x; b < C * S; b += (int)gridDim.x) {
         int c = b / S, s = b - c * S;
         const float* dyc = dy + (long long)c * HW;
@@ -903,36 +951,18 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
         segment_bounds(n, HW, s, S, &lo, &hi);
         double sa0, sb0;
         channel_sums(dyc, dys, relu, m1, m0, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
-        if (t == 0) {
-            if (S == 1) {
-                bn_grad_finish(sa0, sb0, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c],
-                               &k[c], &k[C + c], &k[2 * C + c]);
-                if (relu) {
-                    k[3 * C + c] = m1;
-                    k[4 * C + c] = m0;
-                }
-            } else {
-                part[2 * b] = sa0;
-                part[2 * b + 1] = sb0;
+        if (t != 0) {
+            continue;
+        }
+        if (S > 1) {
+            part[2 * b] = sa0;
+            part[2 * b + 1] = sb0;
+            if (!segment_done(count, c, S)) {
+                continue;
             }
+            segment_total(part, c, S, &sa0, &sb0);
         }
-    }
-}
-
-// bn_grad_reduce: per channel (one thread each), bn_grad_stats' S partial
-// sums added in order, then bn_grad_finish, and with relu the ReLU's
-// coefficients as bn_grad_stats leaves them.
-__global__ void bn_grad_reduce(float* dgamma, float* dbeta, float* k, const double* part, int S, const float* gamma,
-                               const float* beta, const float* mean, const float* invstd, int n, int C, int HW,
-                               int relu) {
-    for (long long c = grid_start(); c < C; c += grid_stride()) {
-        double a, b;
-        segment_total(part, (int)c, S, &a, &b);
-        bn_grad_finish(a, b, (long long)n * HW, gamma[c], mean[c], invstd[c], &dgamma[c], &dbeta[c], &k[c],
-                       &k[C + c], &k[2 * C + c]);
-        if (relu) {
-            bn_train_coeffs(gamma[c], beta[c], mean[c], invstd[c], &k[3 * C + c], &k[4 * C + c]);
-        }
+        bn_grad_finish_channel(sa0, sb0, m, c, C, gamma, mean, invstd, dgamma, dbeta, k, relu, m1, m0);
     }
 }
 

@@ -66,11 +66,14 @@ type Backend struct {
 	convDescs   []lib.ConvDesc
 	// bnScratch holds per-channel coefficients of the batch-norm kernels,
 	// bnPart the partial sums of their segmented reductions (bnPartLen
-	// doubles).
+	// doubles) and bnCount their per-channel segment counters (bnCountLen
+	// int32, zeroed when made and left at zero by every reduction).
 	bnScratch   lib.DevicePtr
 	bnScratchCh int
 	bnPart      lib.DevicePtr
 	bnPartLen   int
+	bnCount     lib.DevicePtr
+	bnCountLen  int
 	// algos are the convolution algorithms chosen so far, by shape
 	algos map[algoKey]convChoice
 	// engines are the backend-API plans chosen, destroyed by Close
@@ -84,14 +87,21 @@ type Backend struct {
 	closed     bool
 }
 
-// functions are the kernels, resolved once.
+// kernel is one of our kernels, resolved once, with the parameter count
+// its PTX entry declares (launch checks it).
+type kernel struct {
+	f      lib.Function
+	name   string
+	params int
+}
+
+// functions are the kernels.
 type functions struct {
-	fill, copy, reluF, reluB, add, residual, shortcutB lib.Function
-	avgF, avgB, gapF, gapB, dropout, xent              lib.Function
-	biasRows, biasGrad, sgd, adam, buildBatch          lib.Function
-	bnStats, bnCoeffsTrain, bnCoeffsInfer, bnApply     lib.Function
-	bnGradStats, bnGradApply                           lib.Function
-	bnStatsReduce, bnGradReduce                        lib.Function
+	fill, copy, reluF, reluB, add, residual, shortcutB kernel
+	avgF, avgB, gapF, gapB, dropout, xent              kernel
+	biasRows, biasGrad, sgd, adam, buildBatch          kernel
+	bnStats, bnCoeffsTrain, bnCoeffsInfer, bnApply     kernel
+	bnGradStats, bnGradApply                           kernel
 }
 
 // New opens GPU opts.Device: loads the driver, cuBLAS and cuDNN at run time
@@ -148,9 +158,10 @@ func (b *Backend) open() error {
 	if b.module, err = b.ctx.LoadModule(kernels.PTX()); err != nil {
 		return fmt.Errorf("loading kernels (source %s): %w", kernels.SourceHash(), err)
 	}
-	get := func(dst *lib.Function, name string) {
+	get := func(dst *kernel, name string) {
 		if err == nil {
-			*dst, err = b.ctx.Function(b.module, name)
+			*dst = kernel{name: name, params: kernels.Params(name)}
+			dst.f, err = b.ctx.Function(b.module, name)
 		}
 	}
 	f := &b.fn
@@ -178,8 +189,6 @@ func (b *Backend) open() error {
 	get(&f.bnApply, "bn_apply")
 	get(&f.bnGradStats, "bn_grad_stats")
 	get(&f.bnGradApply, "bn_grad_apply")
-	get(&f.bnStatsReduce, "bn_stats_reduce")
-	get(&f.bnGradReduce, "bn_grad_reduce")
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,16 @@ func (b *Backend) NewBatchNorm(s gpu.BatchNormSpec) (gpu.BatchNorm, error) {
 		}
 		b.bnPart, b.bnPartLen = p, n
 	}
+	if bn.segments > 1 && s.C > b.bnCountLen {
+		p, err := b.malloc(uint64(4 * s.C))
+		if err != nil {
+			return nil, err
+		}
+		if err := b.ctx.MemsetD32(p, 0, uint64(s.C), b.stream); err != nil {
+			return nil, fmt.Errorf("cuda batch norm %+v: zeroing the segment counters: %w", s, err)
+		}
+		b.bnCount, b.bnCountLen = p, s.C
+	}
 	return bn, nil
 }
 
@@ -142,16 +152,19 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 	if vx.packed() && vy.packed() && !bn.fused() {
 		return b.dnn.BNForwardTraining(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, s.Momentum, rm, rv, s.Eps, sm, si)
 	}
-	if err := bn.stats(vx, sm, si, rm, rv); err != nil {
+	// bn_stats leaves the forward's coefficients too
+	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
+	if err := bn.stats(vx, sm, si, rm, rv, g, be, k1, k0); err != nil {
 		return err
 	}
-	return bn.coeffsApply(vy, vx, vr, g, be, sm, si, 0, 0, 0)
+	return bn.apply(vy, vx, vr, k1, k0)
 }
 
-// stats runs bn_stats (and bn_stats_reduce when segmented): the saved
-// statistics, and the running ones, or with rm 0 the unbiased batch
-// variance into rv.
-func (bn *batchNorm) stats(vx view, sm, si, rm, rv lib.DevicePtr) error {
+// stats runs bn_stats, one launch however many segments each channel's sum
+// is split into: the saved statistics, and the running ones, or with rm 0
+// the unbiased batch variance into rv; with k1 not 0 also the forward's
+// coefficients from g and be.
+func (bn *batchNorm) stats(vx view, sm, si, rm, rv, g, be, k1, k0 lib.DevicePtr) error {
 	b, s := bn.b, bn.s
 	a := b.args
 	a.Reset()
@@ -163,28 +176,16 @@ func (bn *batchNorm) stats(vx view, sm, si, rm, rv lib.DevicePtr) error {
 	bn.argsNCHW(vx)
 	a.Float(float32(s.Eps))
 	a.Float(float32(s.Momentum))
-	a.Ptr(b.bnPart)
-	a.Int(int32(bn.segments))
-	if err := b.launchBlocks(b.fn.bnStats, s.C*bn.segments); err != nil {
-		return err
-	}
-	if bn.segments == 1 {
-		return nil
-	}
-	a.Reset()
-	for _, p := range [...]lib.DevicePtr{sm, si, rm, rv, b.bnPart} {
+	for _, p := range [...]lib.DevicePtr{g, be, k1, k0, b.bnPart, b.bnCount} {
 		a.Ptr(p)
 	}
 	a.Int(int32(bn.segments))
-	bn.argsNCHW(vx)
-	a.Float(float32(s.Eps))
-	a.Float(float32(s.Momentum))
-	return b.launch(b.fn.bnStatsReduce, s.C)
+	return b.launchBlocks(b.fn.bnStats, s.C*bn.segments)
 }
 
-// coeffsApply folds the saved statistics into the forward's coefficients
-// (updating the running statistics from them and bv when rm is not 0) and
-// applies them.
+// coeffsApply folds given statistics into the forward's coefficients,
+// updates the running statistics from them and bv, and applies them
+// (ForwardTrainFromStats).
 func (bn *batchNorm) coeffsApply(vy, vx, vr view, g, be, sm, si, rm, rv, bv lib.DevicePtr) error {
 	b, s := bn.b, bn.s
 	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
@@ -212,7 +213,7 @@ func (bn *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tenso
 	if err := bn.channels(op, []*lib.DevicePtr{&sm, &si, &bv}, saveMean, saveInvStd, batchVar); err != nil {
 		return err
 	}
-	return bn.stats(vx, sm, si, 0, bv)
+	return bn.stats(vx, sm, si, 0, bv, 0, 0, 0, 0)
 }
 
 // ForwardTrainFromStats normalizes with statistics Stats computed.
@@ -334,24 +335,10 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.
 	bn.argsNCHW(vx)
 	a.Int(relu)
 	a.Ptr(b.bnPart)
+	a.Ptr(b.bnCount)
 	a.Int(int32(bn.segments))
 	if err := b.launchBlocks(b.fn.bnGradStats, s.C*bn.segments); err != nil {
 		return err
-	}
-	if bn.segments > 1 {
-		a.Reset()
-		for _, p := range [...]lib.DevicePtr{dg, db, b.bnScratch, b.bnPart} {
-			a.Ptr(p)
-		}
-		a.Int(int32(bn.segments))
-		for _, p := range [...]lib.DevicePtr{g, be, sm, si} {
-			a.Ptr(p)
-		}
-		bn.argsNCHW(vx)
-		a.Int(relu)
-		if err := b.launch(b.fn.bnGradReduce, s.C); err != nil {
-			return err
-		}
 	}
 	a.Reset()
 	b.argView(vdx)

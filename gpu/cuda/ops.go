@@ -12,17 +12,21 @@ import (
 
 const threads = 256
 
-// launch runs f over total elements with grid-stride loops; the arguments
+// launch runs k over total elements with grid-stride loops; the arguments
 // are in b.args.
-func (b *Backend) launch(f lib.Function, total int) error {
+func (b *Backend) launch(k kernel, total int) error {
 	blocks := (total + threads - 1) / threads
-	blocks = max(1, min(blocks, 1<<16))
-	return b.ctx.Launch(f, [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1}, 0, b.stream, b.args)
+	return b.launchBlocks(k, max(1, min(blocks, 1<<16)))
 }
 
-// launchBlocks runs f on exactly blocks blocks of 256 threads.
-func (b *Backend) launchBlocks(f lib.Function, blocks int) error {
-	return b.ctx.Launch(f, [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1}, 0, b.stream, b.args)
+// launchBlocks runs k on exactly blocks blocks of 256 threads, after
+// checking that b.args holds as many arguments as k takes: the driver does
+// not, and a kernel would read garbage.
+func (b *Backend) launchBlocks(k kernel, blocks int) error {
+	if n := b.args.Len(); n != k.params {
+		return fmt.Errorf("cuda: launching %s with %d arguments, its PTX entry takes %d", k.name, n, k.params)
+	}
+	return b.ctx.Launch(k.f, [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1}, 0, b.stream, b.args)
 }
 
 func boolInt(v bool) int32 {

@@ -30,4 +30,8 @@ extern thread_local repro_dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 void __syncthreads();
 
+// The blocks run one after another, so these need only be what they say.
+static inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+static inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
 #endif
