@@ -20,7 +20,8 @@
 #      API's engines (graph) and by the faster of the two (all), the batch
 #      norms' fused ReLU against separate ops (-fused-relu=false) and
 #      DenseNet's shared batch statistics against per-layer ones
-#      (-shared-bn-stats=false)
+#      (-shared-bn-stats=false), and our batch-norm kernels against cuDNN's
+#      where cuDNN's runs (REPRO_CUDA_BN=ours)
 #   5. (only when named in STEPS) profile: where our step's time goes;
 #      nographs, kernels, nhwc: see below
 # The summary is OUTDIR/summary.txt; the exit status is non-zero when a step failed.
@@ -155,8 +156,11 @@ if want bench; then
   # DenseNet's batch statistics computed once per channel and shared, against
   # every batch norm computing its own
   step bench-perlayer 60 "$bin/repro" bench -backend cuda -conv-algos all -shared-bn-stats=false -models densenet-bc100 -steps 20 -warmup 5
+  # our batch-norm kernels where cuDNN's takes the call now (ResNet's plain
+  # batch norms on packed tensors: the second's backward, option B's)
+  REPRO_CUDA_BN=ours step bench-ourbn 60 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 20 -warmup 5
   step bench-b64 60 "$bin/repro" bench -backend cuda -conv-algos all -models densenet-bc100 -batch 64 -steps 20 -warmup 5
-  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-b64.txt" >> "$summary"
+  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-ourbn.txt" "$out/bench-b64.txt" >> "$summary"
   REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     # TORCH_MODES=eager,compile adds torch.compile (minutes of compiling)

@@ -80,6 +80,10 @@ type Backend struct {
 	engines []*lib.EnginePlan
 	// events time the backend-API engines (timeConv), made on first use
 	events [2]lib.Event
+	// ourBN runs every batch norm on our kernels, cuDNN's legacy batch norm
+	// included where it would take the call ($REPRO_CUDA_BN=ours: for
+	// measuring which is faster on packed tensors)
+	ourBN bool
 	// logAlgos prints each convolution's chosen algorithm ($REPRO_CUDA_ALGOS=1)
 	logAlgos bool
 	// recordings are the CUDA graphs made by Record, destroyed by Close
@@ -117,7 +121,8 @@ func New(opts gpu.Options) (gpu.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{opts: opts, libs: libs, logAlgos: os.Getenv("REPRO_CUDA_ALGOS") == "1", algos: map[algoKey]convChoice{}}
+	b := &Backend{opts: opts, libs: libs, logAlgos: os.Getenv("REPRO_CUDA_ALGOS") == "1", algos: map[algoKey]convChoice{},
+		ourBN: os.Getenv("REPRO_CUDA_BN") == "ours"}
 	if err := b.open(); err != nil {
 		b.Close()
 		return nil, err

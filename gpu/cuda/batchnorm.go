@@ -10,11 +10,11 @@ import (
 )
 
 // batchNorm is spatial batch normalization planned for one shape: cuDNN
-// when every tensor of the call is a whole (packed) tensor and no ReLU is
+// when every tensor of the call is a whole (packed) tensor and no op is
 // fused, our kernels when one is a channel view (a DenseNet layer normalizes
 // a prefix of its block), which cuDNN's batch norm does not promise to take,
-// or when the ReLU is fused (which cuDNN's legacy batch norm cannot do for
-// FP32 NCHW).
+// when a ReLU or shortcut is fused (which cuDNN's legacy batch norm cannot
+// do for FP32 NCHW), and everywhere with $REPRO_CUDA_BN=ours.
 type batchNorm struct {
 	b   *Backend
 	s   gpu.BatchNormSpec
@@ -122,6 +122,21 @@ func (bn *batchNorm) shortcut(op string, r gpu.Tensor) (view, error) {
 // only our kernels do.
 func (bn *batchNorm) fused() bool { return bn.s.ReLU || bn.s.ResidualReLU }
 
+// cudnn says whether cuDNN's batch norm takes a call on these tensors:
+// packed ones (it does not promise to take channel views), unless
+// $REPRO_CUDA_BN=ours.
+func (bn *batchNorm) cudnn(vs ...view) bool {
+	if bn.b.ourBN {
+		return false
+	}
+	for _, v := range vs {
+		if !v.packed() {
+			return false
+		}
+	}
+	return true
+}
+
 func (bn *batchNorm) argsNCHW(v view) {
 	a := bn.b.args
 	a.Int(int32(v.n))
@@ -149,7 +164,7 @@ func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, r
 		return err
 	}
 	b, s := bn.b, bn.s
-	if vx.packed() && vy.packed() && !bn.fused() {
+	if !bn.fused() && bn.cudnn(vx, vy) {
 		return b.dnn.BNForwardTraining(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, s.Momentum, rm, rv, s.Eps, sm, si)
 	}
 	// bn_stats leaves the forward's coefficients too
@@ -272,7 +287,7 @@ func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x, r gpu.Tensor, gamma, beta, ru
 		return err
 	}
 	b, s := bn.b, bn.s
-	if vx.packed() && vy.packed() && !bn.fused() {
+	if !bn.fused() && bn.cudnn(vx, vy) {
 		return b.dnn.BNForwardInference(1, 0, bn.x, vx.ptr, bn.x, vy.ptr, bn.bnd, g, be, rm, rv, s.Eps)
 	}
 	k1, k0 := b.bnScratch, b.bnScratch+lib.DevicePtr(4*s.C)
@@ -314,7 +329,7 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.
 		if err := bn.channels(op, []*lib.DevicePtr{&be}, beta); err != nil {
 			return err
 		}
-	} else if vx.packed() && vdy.packed() && vdx.packed() {
+	} else if bn.cudnn(vx, vdy, vdx) {
 		betaData := float32(0)
 		if accumulate {
 			betaData = 1

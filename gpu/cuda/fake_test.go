@@ -67,7 +67,9 @@ func fakeLibrariesChild(t *testing.T) {
 			Init: "fan_out"},
 	}
 	runs := 0
-	for _, algos := range []string{"legacy", "graph", "all"} {
+	for _, v := range []struct{ algos, bn string }{{"legacy", ""}, {"graph", ""}, {"all", ""}, {"legacy", "ours"}} {
+		algos := v.algos
+		os.Setenv("REPRO_CUDA_BN", v.bn) // read by New (a child process of its own)
 		for _, unfused := range []bool{false, true} {
 			b, err := cuda.New(gpu.Options{ConvAlgos: algos})
 			if err != nil {
@@ -79,7 +81,7 @@ func fakeLibrariesChild(t *testing.T) {
 			for name, cfg := range tiny {
 				cfg.UnfusedReLU, cfg.PerLayerBNStats = unfused, unfused
 				if err := fakeStep(b, cfg); err != nil {
-					t.Errorf("%s, -conv-algos %s, unfused %v: %v", name, algos, unfused, err)
+					t.Errorf("%s, -conv-algos %s, REPRO_CUDA_BN=%q, unfused %v: %v", name, algos, v.bn, unfused, err)
 				}
 				runs++
 			}
