@@ -2,7 +2,7 @@
 GO ?= go
 MODELS ?= resnet20,resnet56,densenet-bc100,densenet40
 
-.PHONY: test vet build build-cuda bench bench-cpu bench-gpu quickstart device-bundle
+.PHONY: test vet build build-cuda bench bench-cpu bench-gpu quickstart device-bundle device-dry-run
 
 build:
 	$(GO) build -o repro ./cmd/repro
@@ -63,6 +63,20 @@ device-bundle:
 		rm -rf device/cpu-reference; \
 		OPENBLAS_NUM_THREADS=1 STEPS=train-cpu device/scripts/device-check.sh device/cpu-reference; \
 	else echo "device/cpu-reference: kept (same recipe)"; fi
+
+# The bundle's bench and ablation steps on the fake CUDA libraries of the
+# binding tests (gpu/cuda/lib/testdata/fake.c, built with gcc), here, without
+# a GPU: every command line and code path of those steps runs; the fakes
+# compute nothing, so the figures mean nothing. Run it before a device run.
+device-dry-run: device-bundle
+	@fakes=$$(mktemp -d); \
+	src=gpu/cuda/lib/testdata/fake.c; \
+	gcc -shared -fPIC -O1 -o $$fakes/libcuda.so.1 $$src -DFAKE_DRIVER && \
+	gcc -shared -fPIC -O1 -o $$fakes/libcublasLt.so.12 $$src -DFAKE_BLASLT -Wl,-soname,libcublasLt.so.12 && \
+	gcc -shared -fPIC -O1 -o $$fakes/libcublas.so.12 $$src -DFAKE_BLAS -L$$fakes -l:libcublasLt.so.12 && \
+	gcc -shared -fPIC -O1 -o $$fakes/libcudnn.so.9 $$src -DFAKE_DNN && \
+	REPRO_CUDA_LIBS=$$fakes STEPS="bench ablations" device/scripts/device-check.sh $$fakes/out; \
+	rc=$$?; rm -rf $$fakes; exit $$rc
 
 # Training speed on the GPU: repro bench (cuda), then, where python3 has torch
 # with CUDA, the same models in PyTorch eager and torch.compile on the same

@@ -17,18 +17,22 @@
 #      side comes from the bundle's cpu-reference/ when make device-bundle made it)
 #   4. repro bench on the GPU, and PyTorch's eager peer when torch is present:
 #      convolutions by cudnnFind (-conv-algos legacy), by the cuDNN backend
-#      API's engines (graph) and by the faster of the two (all), the batch
-#      norms' fused ReLU against separate ops (-fused-relu=false) and
-#      DenseNet's shared batch statistics against per-layer ones
-#      (-shared-bn-stats=false), and our batch-norm kernels against cuDNN's
-#      where cuDNN's runs (REPRO_CUDA_BN=ours)
+#      API's engines (graph) and by the faster of the two (all); then
+#      (ablations) the batch norms' fused ReLU and shortcut add against
+#      separate ops (-fused-relu=false), DenseNet's shared batch statistics
+#      against per-layer ones (-shared-bn-stats=false), our batch-norm
+#      kernels against cuDNN's where cuDNN's runs (REPRO_CUDA_BN=ours), and
+#      each convolution engine's time (REPRO_CUDA_ALGOS=1)
 #   5. (only when named in STEPS) profile: where our step's time goes;
 #      nographs, kernels, nhwc: see below
 # The summary is OUTDIR/summary.txt; the exit status is non-zero when a step failed.
-# STEPS (default "gpu parity train bench") picks steps, e.g. STEPS=parity to
+# STEPS (default "gpu parity train bench ablations") picks steps, e.g. STEPS=parity to
 # rerun one. With the bundle's cpu-reference/ (make device-bundle) the default
-# steps take about 2 minutes on an H100; without it the CPU half of step 3
-# runs here too (up to 20 minutes, and slower where OpenBLAS is missing).
+# steps took about 2 minutes on an H100 before the parity suite ran both
+# convolution paths and the ablations were added (estimate now: 6-8; bench
+# and ablations come last, so a run cut short keeps parity); without it the
+# CPU half of step 3 runs here too (up to 20 minutes, and slower where
+# OpenBLAS is missing).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-${OUT:-$PWD/device-check-out}}
@@ -62,7 +66,7 @@ PY
 fi
 note "bundle $here, output $out, REPRO_CUDA_LIBS=${REPRO_CUDA_LIBS:-}"
 
-steps=" ${STEPS:-gpu parity train bench} "
+steps=" ${STEPS:-gpu parity train bench ablations} "
 want() { [[ "$steps" == *" $1 "* ]]; }
 
 if want gpu; then
@@ -150,23 +154,26 @@ if want bench; then
   step bench 120 "$bin/repro" bench -backend cuda -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-graph 150 "$bin/repro" bench -backend cuda -conv-algos graph -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-all 150 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56,densenet-bc100 -steps 20 -warmup 5
-  # the batch norms' fused ReLU (our kernels) against cuDNN's batch norm and
-  # a separate ReLU
-  step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
-  # DenseNet's batch statistics computed once per channel and shared, against
-  # every batch norm computing its own
-  step bench-perlayer 60 "$bin/repro" bench -backend cuda -conv-algos all -shared-bn-stats=false -models densenet-bc100 -steps 20 -warmup 5
-  # our batch-norm kernels where cuDNN's takes the call now (ResNet's plain
-  # batch norms on packed tensors: the second's backward, option B's)
-  REPRO_CUDA_BN=ours step bench-ourbn 60 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 20 -warmup 5
   step bench-b64 60 "$bin/repro" bench -backend cuda -conv-algos all -models densenet-bc100 -batch 64 -steps 20 -warmup 5
-  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-ourbn.txt" "$out/bench-b64.txt" >> "$summary"
-  REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
+  cat "$out/bench.txt" "$out/bench-graph.txt" "$out/bench-all.txt" "$out/bench-b64.txt" >> "$summary"
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     # TORCH_MODES=eager,compile adds torch.compile (minutes of compiling)
     step bench-torch 300 python3 "$here/bench/torch_reference.py" --device cuda --models resnet20,resnet56,densenet-bc100 --steps 20 --warmup 5 --modes "${TORCH_MODES:-eager}" --ours "$out/bench.txt" --ours "$out/bench-graph.txt" --ours "$out/bench-all.txt"
     cat "$out/bench-torch.txt" >> "$summary"
   fi
+fi
+
+# 4b. what each speed-up gains, one switched off at a time (after the
+# benches above, so that a run cut short keeps those): the fused ReLU and
+# shortcut add (our kernels) against cuDNN's batch norm and separate ops;
+# DenseNet's batch statistics shared against computed per layer; our
+# batch-norm kernels where cuDNN's takes the call; each engine's time
+if want ablations; then
+  step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
+  step bench-perlayer 60 "$bin/repro" bench -backend cuda -conv-algos all -shared-bn-stats=false -models densenet-bc100 -steps 20 -warmup 5
+  REPRO_CUDA_BN=ours step bench-ourbn 60 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 20 -warmup 5
+  cat "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-ourbn.txt" >> "$summary"
+  REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
 fi
 
 # 5. where the time goes (not in the default steps): every op of our step

@@ -224,6 +224,9 @@ func (b *Backend) Describe() string {
 	default:
 		math += ", convolutions by cudnnFind"
 	}
+	if b.ourBN {
+		math += ", every batch norm on our kernels (REPRO_CUDA_BN=ours)"
+	}
 	free, total, _ := b.ctx.MemGetInfo()
 	return fmt.Sprintf("cuda: GPU %d %s (%.1f of %.1f GiB free), %s, %s", b.opts.Device, b.name,
 		float64(free)/(1<<30), float64(total)/(1<<30), b.libs.Describe(), math)

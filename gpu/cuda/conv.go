@@ -330,8 +330,10 @@ func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bo
 			}
 			return b.dnn.Execute(e, x, wp, y, ws)
 		})
-		if b.logAlgos {
-			fmt.Fprintf(os.Stderr, "cuda conv %s %s: backend %s: %.4f ms %v\n", c.describe(a.n), dirName(dir), e, ms, err)
+		if b.logAlgos && err != nil {
+			fmt.Fprintf(os.Stderr, "cuda conv %s %s: backend %s: failed: %v\n", c.describe(a.n), dirName(dir), e, err)
+		} else if b.logAlgos {
+			fmt.Fprintf(os.Stderr, "cuda conv %s %s: backend %s: %.4f ms\n", c.describe(a.n), dirName(dir), e, ms)
 		}
 		if err != nil || ms >= bestMs {
 			if err != nil && firstErr == nil {
