@@ -789,6 +789,25 @@ static __device__ __forceinline__ void segment_total(const double* part, int c, 
     }
 }
 
+// channel_done is called by thread 0 of the block that summed segment b of
+// channel c (of S) into *a, *sb. With S = 1 the channel is done. Else it
+// leaves the sums in part for the channel's other blocks and says whether
+// this was its last segment (segment_done), the channel's totals then in
+// *a, *sb.
+static __device__ __forceinline__ bool channel_done(double* part, int* count, int b, int c, int S, double* a,
+                                                    double* sb) {
+    if (S == 1) {
+        return true;
+    }
+    part[2 * b] = *a;
+    part[2 * b + 1] = *sb;
+    if (!segment_done(count, c, S)) {
+        return false;
+    }
+    segment_total(part, c, S, a, sb);
+    return true;
+}
+
 // bn_stats_finish_channel is bn_stats_finish of channel c, then with k1 (not
 // NULL) the training forward's coefficients (bn_train_coeffs) of the saved
 // statistics into k1[c], k0[c].
@@ -830,19 +849,10 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_stats(float* saveMean, floa
         segment_bounds(n, HW, s, S, &lo, &hi);
         double sa0, sb0;
         channel_sums(xc, xs, 0, 0.0f, 0.0f, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
-        if (t != 0) {
-            continue;
+        if (t == 0 && channel_done(part, count, b, c, S, &sa0, &sb0)) {
+            bn_stats_finish_channel(sa0, sb0, m, eps, momentum, c, saveMean, saveInvStd, runMean, runVar, gamma, beta,
+                                    k1, k0);
         }
-        if (S > 1) {
-            part[2 * b] = sa0;
-            part[2 * b + 1] = sb0;
-            if (!segment_done(count, c, S)) {
-                continue;
-            }
-            segment_total(part, c, S, &sa0, &sb0);
-        }
-        bn_stats_finish_channel(sa0, sb0, m, eps, momentum, c, saveMean, saveInvStd, runMean, runVar, gamma, beta, k1,
-                                k0);
     }
 }
 
@@ -951,18 +961,9 @@ __global__ void __launch_bounds__(REDUCE_THREADS) bn_grad_stats(float* dgamma, f
         segment_bounds(n, HW, s, S, &lo, &hi);
         double sa0, sb0;
         channel_sums(dyc, dys, relu, m1, m0, xc, xs, lo, hi, HW, sa, sb, &sa0, &sb0);
-        if (t != 0) {
-            continue;
+        if (t == 0 && channel_done(part, count, b, c, S, &sa0, &sb0)) {
+            bn_grad_finish_channel(sa0, sb0, m, c, C, gamma, mean, invstd, dgamma, dbeta, k, relu, m1, m0);
         }
-        if (S > 1) {
-            part[2 * b] = sa0;
-            part[2 * b + 1] = sb0;
-            if (!segment_done(count, c, S)) {
-                continue;
-            }
-            segment_total(part, c, S, &sa0, &sb0);
-        }
-        bn_grad_finish_channel(sa0, sb0, m, c, C, gamma, mean, invstd, dgamma, dbeta, k, relu, m1, m0);
     }
 }
 

@@ -74,14 +74,33 @@ func (bn *batchNorm) channel(op, name string, s gpu.Slice) ([]float32, error) {
 	return d, nil
 }
 
-// shortcut resolves a forward's r: with ResidualReLU the shortcut, else none.
-func (bn *batchNorm) shortcut(op string, r gpu.Tensor) error {
-	bn.r = view{}
-	if !bn.s.ResidualReLU {
-		return nil
+// channels resolves per-channel arguments in order: out[i] is the floats of
+// s[i], named names[i] in an error.
+func (bn *batchNorm) channels(op string, names []string, out [][]float32, s ...gpu.Slice) error {
+	for i := range s {
+		d, err := bn.channel(op, names[i], s[i])
+		if err != nil {
+			return err
+		}
+		out[i] = d
 	}
+	return nil
+}
+
+// forwardTensors resolves a forward's tensors: y, x and, with
+// ResidualReLU, the shortcut r (else none).
+func (bn *batchNorm) forwardTensors(op string, y, x, r gpu.Tensor) error {
 	var err error
-	bn.r, err = bn.tensor(op, "r", r)
+	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+		return err
+	}
+	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+		return err
+	}
+	bn.r = view{}
+	if bn.s.ResidualReLU {
+		bn.r, err = bn.tensor(op, "r", r)
+	}
 	return err
 }
 
@@ -103,40 +122,14 @@ func (bn *batchNorm) sums(phase int) []float64 {
 // ForwardTrain normalizes with the batch statistics; see gpu.BatchNorm.
 func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta gpu.Slice) error {
 	const op = "forward train"
-	var err error
-	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+	if err := bn.forwardTensors(op, y, x, r); err != nil {
 		return err
 	}
-	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+	var ch [6][]float32
+	if err := bn.channels(op, []string{"saveMean", "saveInvStd", "runMean", "runVar", "gamma", "beta"}, ch[:], saveMean, saveInvStd, runMean, runVar, gamma, beta); err != nil {
 		return err
 	}
-	if err := bn.shortcut(op, r); err != nil {
-		return err
-	}
-	sm, err := bn.channel(op, "saveMean", saveMean)
-	if err != nil {
-		return err
-	}
-	si, err := bn.channel(op, "saveInvStd", saveInvStd)
-	if err != nil {
-		return err
-	}
-	rm, err := bn.channel(op, "runMean", runMean)
-	if err != nil {
-		return err
-	}
-	rv, err := bn.channel(op, "runVar", runVar)
-	if err != nil {
-		return err
-	}
-	g, err := bn.channel(op, "gamma", gamma)
-	if err != nil {
-		return err
-	}
-	be, err := bn.channel(op, "beta", beta)
-	if err != nil {
-		return err
-	}
+	sm, si, rm, rv, g, be := ch[0], ch[1], ch[2], ch[3], ch[4], ch[5]
 	sum := bn.sums(bnStats)
 	m := float64(bn.x.pix())
 	mom := bn.s.Momentum
@@ -170,18 +163,11 @@ func (bn *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tenso
 	if bn.x, err = bn.tensor(op, "x", x); err != nil {
 		return err
 	}
-	sm, err := bn.channel(op, "saveMean", saveMean)
-	if err != nil {
+	var ch [3][]float32
+	if err := bn.channels(op, []string{"saveMean", "saveInvStd", "batchVar"}, ch[:], saveMean, saveInvStd, batchVar); err != nil {
 		return err
 	}
-	si, err := bn.channel(op, "saveInvStd", saveInvStd)
-	if err != nil {
-		return err
-	}
-	bv, err := bn.channel(op, "batchVar", batchVar)
-	if err != nil {
-		return err
-	}
+	sm, si, bv := ch[0], ch[1], ch[2]
 	sum := bn.sums(bnStats)
 	m := float64(bn.x.pix())
 	for c := 0; c < bn.s.C; c++ {
@@ -195,44 +181,14 @@ func (bn *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tenso
 // gpu.BatchNorm. y is bit for bit ForwardTrain's.
 func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
 	const op = "forward train from stats"
-	var err error
-	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+	if err := bn.forwardTensors(op, y, x, r); err != nil {
 		return err
 	}
-	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+	var ch [7][]float32
+	if err := bn.channels(op, []string{"runMean", "runVar", "gamma", "beta", "saveMean", "saveInvStd", "batchVar"}, ch[:], runMean, runVar, gamma, beta, saveMean, saveInvStd, batchVar); err != nil {
 		return err
 	}
-	if err := bn.shortcut(op, r); err != nil {
-		return err
-	}
-	rm, err := bn.channel(op, "runMean", runMean)
-	if err != nil {
-		return err
-	}
-	rv, err := bn.channel(op, "runVar", runVar)
-	if err != nil {
-		return err
-	}
-	g, err := bn.channel(op, "gamma", gamma)
-	if err != nil {
-		return err
-	}
-	be, err := bn.channel(op, "beta", beta)
-	if err != nil {
-		return err
-	}
-	sm, err := bn.channel(op, "saveMean", saveMean)
-	if err != nil {
-		return err
-	}
-	si, err := bn.channel(op, "saveInvStd", saveInvStd)
-	if err != nil {
-		return err
-	}
-	bv, err := bn.channel(op, "batchVar", batchVar)
-	if err != nil {
-		return err
-	}
+	rm, rv, g, be, sm, si, bv := ch[0], ch[1], ch[2], ch[3], ch[4], ch[5], ch[6]
 	mom := bn.s.Momentum
 	for c := 0; c < bn.s.C; c++ {
 		rm[c] = float32((1-mom)*float64(rm[c]) + mom*float64(sm[c]))
@@ -247,32 +203,14 @@ func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Sli
 // ForwardInfer normalizes with the running statistics; see gpu.BatchNorm.
 func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x, r gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	const op = "forward infer"
-	var err error
-	if bn.x, err = bn.tensor(op, "x", x); err != nil {
+	if err := bn.forwardTensors(op, y, x, r); err != nil {
 		return err
 	}
-	if bn.y, err = bn.tensor(op, "y", y); err != nil {
+	var ch [4][]float32
+	if err := bn.channels(op, []string{"gamma", "beta", "runMean", "runVar"}, ch[:], gamma, beta, runMean, runVar); err != nil {
 		return err
 	}
-	if err := bn.shortcut(op, r); err != nil {
-		return err
-	}
-	g, err := bn.channel(op, "gamma", gamma)
-	if err != nil {
-		return err
-	}
-	be, err := bn.channel(op, "beta", beta)
-	if err != nil {
-		return err
-	}
-	rm, err := bn.channel(op, "runMean", runMean)
-	if err != nil {
-		return err
-	}
-	rv, err := bn.channel(op, "runVar", runVar)
-	if err != nil {
-		return err
-	}
+	g, be, rm, rv := ch[0], ch[1], ch[2], ch[3]
 	for c := 0; c < bn.s.C; c++ {
 		k1 := float64(g[c]) / math.Sqrt(float64(rv[c])+bn.s.Eps)
 		bn.k1[c], bn.k0[c] = float32(k1), float32(float64(be[c])-float64(rm[c])*k1)
@@ -295,26 +233,11 @@ func (bn *batchNorm) Backward(dx gpu.Tensor, dgamma, dbeta gpu.Slice, dy, x gpu.
 	if bn.dx, err = bn.tensor(op, "dx", dx); err != nil {
 		return err
 	}
-	dg, err := bn.channel(op, "dgamma", dgamma)
-	if err != nil {
+	var ch [5][]float32
+	if err := bn.channels(op, []string{"dgamma", "dbeta", "gamma", "saveMean", "saveInvStd"}, ch[:], dgamma, dbeta, gamma, saveMean, saveInvStd); err != nil {
 		return err
 	}
-	db, err := bn.channel(op, "dbeta", dbeta)
-	if err != nil {
-		return err
-	}
-	g, err := bn.channel(op, "gamma", gamma)
-	if err != nil {
-		return err
-	}
-	sm, err := bn.channel(op, "saveMean", saveMean)
-	if err != nil {
-		return err
-	}
-	si, err := bn.channel(op, "saveInvStd", saveInvStd)
-	if err != nil {
-		return err
-	}
+	dg, db, g, sm, si := ch[0], ch[1], ch[2], ch[3], ch[4]
 	if bn.s.ReLU { // the forward's coefficients, to mask dy where its output was 0
 		be, err := bn.channel(op, "beta", beta)
 		if err != nil {

@@ -109,13 +109,19 @@ func (bn *batchNorm) channels(op string, ptrs []*lib.DevicePtr, slices ...gpu.Sl
 	return nil
 }
 
-// shortcut resolves a forward's r: with ResidualReLU the shortcut, else
-// none (a NULL pointer).
-func (bn *batchNorm) shortcut(op string, r gpu.Tensor) (view, error) {
-	if !bn.s.ResidualReLU {
-		return view{}, nil
+// forwardViews resolves a forward's tensors: y, x and, with ResidualReLU,
+// the shortcut r (else none: a NULL pointer).
+func (bn *batchNorm) forwardViews(op string, y, x, r gpu.Tensor) (vy, vx, vr view, err error) {
+	if vy, err = bn.tensor(op, "y", y); err != nil {
+		return
 	}
-	return bn.tensor(op, "r", r)
+	if vx, err = bn.tensor(op, "x", x); err != nil {
+		return
+	}
+	if bn.s.ResidualReLU {
+		vr, err = bn.tensor(op, "r", r)
+	}
+	return
 }
 
 // fused says whether the forward fuses an op after the batch norm, which
@@ -147,15 +153,7 @@ func (bn *batchNorm) argsNCHW(v view) {
 // ForwardTrain normalizes with the batch statistics; see gpu.BatchNorm.
 func (bn *batchNorm) ForwardTrain(y gpu.Tensor, saveMean, saveInvStd, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta gpu.Slice) error {
 	const op = "forward train"
-	vx, err := bn.tensor(op, "x", x)
-	if err != nil {
-		return err
-	}
-	vy, err := bn.tensor(op, "y", y)
-	if err != nil {
-		return err
-	}
-	vr, err := bn.shortcut(op, r)
+	vy, vx, vr, err := bn.forwardViews(op, y, x, r)
 	if err != nil {
 		return err
 	}
@@ -234,15 +232,7 @@ func (bn *batchNorm) Stats(saveMean, saveInvStd, batchVar gpu.Slice, x gpu.Tenso
 // ForwardTrainFromStats normalizes with statistics Stats computed.
 func (bn *batchNorm) ForwardTrainFromStats(y gpu.Tensor, runMean, runVar gpu.Slice, x, r gpu.Tensor, gamma, beta, saveMean, saveInvStd, batchVar gpu.Slice) error {
 	const op = "forward train from stats"
-	vx, err := bn.tensor(op, "x", x)
-	if err != nil {
-		return err
-	}
-	vy, err := bn.tensor(op, "y", y)
-	if err != nil {
-		return err
-	}
-	vr, err := bn.shortcut(op, r)
+	vy, vx, vr, err := bn.forwardViews(op, y, x, r)
 	if err != nil {
 		return err
 	}
@@ -270,15 +260,7 @@ func (bn *batchNorm) apply(vy, vx, vr view, k1, k0 lib.DevicePtr) error {
 // ForwardInfer normalizes with the running statistics.
 func (bn *batchNorm) ForwardInfer(y gpu.Tensor, x, r gpu.Tensor, gamma, beta, runMean, runVar gpu.Slice) error {
 	const op = "forward infer"
-	vx, err := bn.tensor(op, "x", x)
-	if err != nil {
-		return err
-	}
-	vy, err := bn.tensor(op, "y", y)
-	if err != nil {
-		return err
-	}
-	vr, err := bn.shortcut(op, r)
+	vy, vx, vr, err := bn.forwardViews(op, y, x, r)
 	if err != nil {
 		return err
 	}
