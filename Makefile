@@ -75,7 +75,7 @@ device-dry-run: device-bundle
 	gcc -shared -fPIC -O1 -o $$fakes/libcublasLt.so.12 $$src -DFAKE_BLASLT -Wl,-soname,libcublasLt.so.12 && \
 	gcc -shared -fPIC -O1 -o $$fakes/libcublas.so.12 $$src -DFAKE_BLAS -L$$fakes -l:libcublasLt.so.12 && \
 	gcc -shared -fPIC -O1 -o $$fakes/libcudnn.so.9 $$src -DFAKE_DNN && \
-	REPRO_CUDA_LIBS=$$fakes STEPS="bench ablations" device/scripts/device-check.sh $$fakes/out; \
+	DRY_RUN=1 REPRO_CUDA_LIBS=$$fakes STEPS="bench ablations" device/scripts/device-check.sh $$fakes/out; \
 	rc=$$?; rm -rf $$fakes; exit $$rc
 
 # Training speed on the GPU: repro bench (cuda), then, where python3 has torch

@@ -80,6 +80,16 @@ type Backend struct {
 	engines []*lib.EnginePlan
 	// events time the backend-API engines (timeConv), made on first use
 	events [2]lib.Event
+	// wgradStream runs each convolution's weight gradient on the side
+	// stream, beside its input gradient on b.stream ($REPRO_CUDA_WGRAD_STREAM=1;
+	// the two are independent, and the small convolutions of a CIFAR net
+	// leave most of the GPU idle). forkJoin orders the two streams (each
+	// Backward forks and joins), sideWS is the side's own workspace.
+	wgradStream bool
+	side        lib.Stream
+	forkJoin    [2]lib.Event
+	sideWS      lib.DevicePtr
+	sideWSBytes uint64
 	// ourBN runs every batch norm on our kernels, cuDNN's legacy batch norm
 	// included where it would take the call ($REPRO_CUDA_BN=ours: for
 	// measuring which is faster on packed tensors)
@@ -122,7 +132,7 @@ func New(opts gpu.Options) (gpu.Backend, error) {
 		return nil, err
 	}
 	b := &Backend{opts: opts, libs: libs, logAlgos: os.Getenv("REPRO_CUDA_ALGOS") == "1", algos: map[algoKey]convChoice{},
-		ourBN: os.Getenv("REPRO_CUDA_BN") == "ours"}
+		ourBN: os.Getenv("REPRO_CUDA_BN") == "ours", wgradStream: os.Getenv("REPRO_CUDA_WGRAD_STREAM") == "1"}
 	if err := b.open(); err != nil {
 		b.Close()
 		return nil, err
@@ -159,6 +169,16 @@ func (b *Backend) open() error {
 	}
 	if b.dnn, err = b.ctx.NewDNN(b.stream); err != nil {
 		return err
+	}
+	if b.wgradStream {
+		if b.side, err = b.ctx.NewStream(); err != nil {
+			return err
+		}
+		for i := range b.forkJoin {
+			if b.forkJoin[i], err = b.ctx.NewSyncEvent(); err != nil {
+				return err
+			}
+		}
 	}
 	if b.module, err = b.ctx.LoadModule(kernels.PTX()); err != nil {
 		return fmt.Errorf("loading kernels (source %s): %w", kernels.SourceHash(), err)
@@ -227,6 +247,9 @@ func (b *Backend) Describe() string {
 	if b.ourBN {
 		math += ", every batch norm on our kernels (REPRO_CUDA_BN=ours)"
 	}
+	if b.wgradStream {
+		math += ", weight gradients on a second stream (REPRO_CUDA_WGRAD_STREAM=1)"
+	}
 	free, total, _ := b.ctx.MemGetInfo()
 	return fmt.Sprintf("cuda: GPU %d %s (%.1f of %.1f GiB free), %s, %s", b.opts.Device, b.name,
 		float64(free)/(1<<30), float64(total)/(1<<30), b.libs.Describe(), math)
@@ -245,7 +268,7 @@ func (b *Backend) Close() error {
 		r.Close()
 	}
 	b.closed = true
-	for _, p := range append(b.owned, b.workspace, b.searchWS, b.searchScratchPtr) {
+	for _, p := range append(b.owned, b.workspace, b.sideWS, b.searchWS, b.searchScratchPtr) {
 		if p != 0 {
 			b.ctx.MemFree(p)
 		}
@@ -263,7 +286,7 @@ func (b *Backend) Close() error {
 	for _, e := range b.engines {
 		e.Destroy()
 	}
-	for _, e := range b.events {
+	for _, e := range append(b.events[:], b.forkJoin[:]...) {
 		b.ctx.DestroyEvent(e)
 	}
 	if b.module != (lib.Module{}) {
@@ -279,6 +302,9 @@ func (b *Backend) Close() error {
 		b.blas.Destroy()
 	}
 	b.ctx.DestroyStream(b.stream)
+	if b.side != (lib.Stream{}) {
+		b.ctx.DestroyStream(b.side)
+	}
 	return b.ctx.Release()
 }
 

@@ -193,6 +193,11 @@ func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*con
 	if err := b.growWorkspace(p.wsSize); err != nil {
 		return nil, err
 	}
+	if dir == dirBackwardFilter && b.wgradStream {
+		if err := b.growBuffer(&b.sideWS, &b.sideWSBytes, p.wsSize, "side-stream workspace"); err != nil {
+			return nil, err
+		}
+	}
 	c.plans[key] = p
 	return p, nil
 }
@@ -539,27 +544,33 @@ func (c *conv) search(dir int, p *convPlan, a, cv view, w lib.DevicePtr) (lib.Al
 // growWorkspace makes the shared workspace at least n bytes (planning only).
 // The old one is freed only once the new one exists.
 func (b *Backend) growWorkspace(n uint64) error {
-	if n <= b.workspaceBytes {
+	return b.growBuffer(&b.workspace, &b.workspaceBytes, n, "workspace")
+}
+
+// growBuffer grows the workspace at *p of *bytes bytes to n bytes, as
+// growWorkspace says; what names it in errors.
+func (b *Backend) growBuffer(p *lib.DevicePtr, bytes *uint64, n uint64, what string) error {
+	if n <= *bytes {
 		return nil
 	}
 	if len(b.recordings) > 0 {
 		// a recorded graph holds the workspace's address: freeing it would
 		// leave the graph reading freed memory
-		return fmt.Errorf("cuda conv: the workspace must grow to %d bytes after a CUDA graph was recorded (plan every convolution before recording, or run with -graphs=false)", n)
+		return fmt.Errorf("cuda conv: the %s must grow to %d bytes after a CUDA graph was recorded (plan every convolution before recording, or run with -graphs=false)", what, n)
 	}
-	p, err := b.ctx.MemAlloc(n)
+	np, err := b.ctx.MemAlloc(n)
 	if err != nil {
-		return fmt.Errorf("cuda conv workspace of %d bytes: %w", n, err)
+		return fmt.Errorf("cuda conv %s of %d bytes: %w", what, n, err)
 	}
 	if err := b.Sync(); err != nil {
-		b.ctx.MemFree(p)
+		b.ctx.MemFree(np)
 		return err
 	}
-	if b.workspace != 0 {
-		b.ctx.MemFree(b.workspace)
-		b.bytes -= int64(b.workspaceBytes)
+	if *p != 0 {
+		b.ctx.MemFree(*p)
+		b.bytes -= int64(*bytes)
 	}
-	b.workspace, b.workspaceBytes = p, n
+	*p, *bytes = np, n
 	b.bytes += int64(n)
 	return nil
 }
@@ -649,28 +660,59 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	if err != nil {
 		return err
 	}
+	var vdx view
+	var pd *convPlan
+	if dx.Buf != nil {
+		if !gpu.SameShape(dx, x) {
+			return fmt.Errorf("cuda conv backward: dx %v, x %v: shapes differ", dx, x)
+		}
+		if vdx, err = resolve(dx); err != nil {
+			return fmt.Errorf("cuda conv backward dx: %w", err)
+		}
+		if pd, err = c.plan(dirBackwardData, vdx, vdy, wp, accumulate); err != nil {
+			return err
+		}
+	}
+	if pd == nil || !b.wgradStream {
+		if err := c.backwardFilter(pf, vx, vdy, dwp, b.workspace, b.workspaceBytes); err != nil || pd == nil {
+			return err
+		}
+		return c.backwardData(pd, vdx, vdy, wp, accumulate)
+	}
+	// the two gradients at once: dw on the side stream (once every earlier op
+	// of b.stream is done, with its own workspace), dx here; then b.stream
+	// waits for dw, so later ops see both, as without the side stream
+	if err := b.fork(); err != nil {
+		return err
+	}
+	if err := b.dnn.SetStream(b.side); err != nil {
+		return err
+	}
+	err = c.backwardFilter(pf, vx, vdy, dwp, b.sideWS, b.sideWSBytes)
+	if err2 := b.dnn.SetStream(b.stream); err == nil {
+		err = err2
+	}
+	if err != nil {
+		return err
+	}
+	err = c.backwardData(pd, vdx, vdy, wp, accumulate)
+	if err2 := b.join(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// backwardFilter runs the filter gradient's plan (dw +=) with workspace ws.
+func (c *conv) backwardFilter(pf *convPlan, vx, vdy view, dwp, ws lib.DevicePtr, wsBytes uint64) error {
 	if pf.engine != nil {
-		err = b.dnn.Execute(pf.engine, vx.ptr, dwp, vdy.ptr, b.workspace)
-	} else {
-		err = b.dnn.ConvBackwardFilter(1, pf.a, vx.ptr, pf.c, vdy.ptr, pf.conv, pf.algo, b.workspace, b.workspaceBytes, 1, c.w, dwp)
+		return c.b.dnn.Execute(pf.engine, vx.ptr, dwp, vdy.ptr, ws)
 	}
-	if err != nil {
-		return err
-	}
-	if dx.Buf == nil {
-		return nil
-	}
-	if !gpu.SameShape(dx, x) {
-		return fmt.Errorf("cuda conv backward: dx %v, x %v: shapes differ", dx, x)
-	}
-	vdx, err := resolve(dx)
-	if err != nil {
-		return fmt.Errorf("cuda conv backward dx: %w", err)
-	}
-	pd, err := c.plan(dirBackwardData, vdx, vdy, wp, accumulate)
-	if err != nil {
-		return err
-	}
+	return c.b.dnn.ConvBackwardFilter(1, pf.a, vx.ptr, pf.c, vdy.ptr, pf.conv, pf.algo, ws, wsBytes, 1, c.w, dwp)
+}
+
+// backwardData runs the data gradient's plan (dx =, or += when accumulate).
+func (c *conv) backwardData(pd *convPlan, vdx, vdy view, wp lib.DevicePtr, accumulate bool) error {
+	b := c.b
 	if pd.engine != nil {
 		return b.dnn.Execute(pd.engine, vdx.ptr, wp, vdy.ptr, b.workspace)
 	}
@@ -679,4 +721,20 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 		beta = 1
 	}
 	return b.dnn.ConvBackwardData(1, c.w, wp, pd.c, vdy.ptr, pd.conv, pd.algo, b.workspace, b.workspaceBytes, beta, pd.a, vdx.ptr)
+}
+
+// fork makes the side stream wait for everything issued to b.stream so far.
+func (b *Backend) fork() error {
+	if err := b.ctx.RecordEvent(b.forkJoin[0], b.stream); err != nil {
+		return err
+	}
+	return b.ctx.StreamWaitEvent(b.side, b.forkJoin[0])
+}
+
+// join makes b.stream wait for everything issued to the side stream so far.
+func (b *Backend) join() error {
+	if err := b.ctx.RecordEvent(b.forkJoin[1], b.side); err != nil {
+		return err
+	}
+	return b.ctx.StreamWaitEvent(b.stream, b.forkJoin[1])
 }

@@ -12,6 +12,7 @@ import (
 
 	"repro/gpu"
 	"repro/gpu/cuda"
+	"repro/gpu/cuda/lib"
 	"repro/model"
 	"repro/train"
 )
@@ -67,9 +68,13 @@ func fakeLibrariesChild(t *testing.T) {
 			Init: "fan_out"},
 	}
 	runs := 0
-	for _, v := range []struct{ algos, bn string }{{"legacy", ""}, {"graph", ""}, {"all", ""}, {"legacy", "ours"}} {
+	for _, v := range []struct{ algos, bn, wgrad string }{
+		{"legacy", "", ""}, {"graph", "", ""}, {"all", "", ""}, {"legacy", "ours", ""}, {"legacy", "", "1"}, {"graph", "", "1"},
+	} {
 		algos := v.algos
-		os.Setenv("REPRO_CUDA_BN", v.bn) // read by New (a child process of its own)
+		// read by New (in a child process of its own)
+		os.Setenv("REPRO_CUDA_BN", v.bn)
+		os.Setenv("REPRO_CUDA_WGRAD_STREAM", v.wgrad)
 		for _, unfused := range []bool{false, true} {
 			b, err := cuda.New(gpu.Options{ConvAlgos: algos})
 			if err != nil {
@@ -81,7 +86,7 @@ func fakeLibrariesChild(t *testing.T) {
 			for name, cfg := range tiny {
 				cfg.UnfusedReLU, cfg.PerLayerBNStats = unfused, unfused
 				if err := fakeStep(b, cfg); err != nil {
-					t.Errorf("%s, -conv-algos %s, REPRO_CUDA_BN=%q, unfused %v: %v", name, algos, v.bn, unfused, err)
+					t.Errorf("%s, -conv-algos %s, REPRO_CUDA_BN=%q, REPRO_CUDA_WGRAD_STREAM=%q, unfused %v: %v", name, algos, v.bn, v.wgrad, unfused, err)
 				}
 				runs++
 			}
@@ -92,6 +97,9 @@ func fakeLibrariesChild(t *testing.T) {
 	}
 	// whole training steps as train runs them: the data set on the device,
 	// batches built there, the step recorded as a CUDA graph and replayed
+	// (with the side stream: its fork and join inside the recording)
+	os.Setenv("REPRO_CUDA_BN", "")
+	os.Setenv("REPRO_CUDA_WGRAD_STREAM", "1")
 	b, err := cuda.New(gpu.Options{ConvAlgos: "all"})
 	if err != nil {
 		t.Fatalf("cuda.New on the fake libraries: %v", err)
@@ -111,6 +119,53 @@ func fakeLibrariesChild(t *testing.T) {
 		runs++
 	}
 	t.Logf("fake libraries: %d nets planned and stepped", runs)
+	fakeWgradStreamJoins(t)
+}
+
+// fakeWgradStreamJoins checks that with the side stream a convolution's
+// Backward ends with the main stream waiting for it (the fake driver's last
+// call, which the fake returns as the name of device 7).
+func fakeWgradStreamJoins(t *testing.T) {
+	os.Setenv("REPRO_CUDA_WGRAD_STREAM", "1")
+	b, err := cuda.New(gpu.Options{})
+	if err != nil {
+		t.Fatalf("cuda.New on the fake libraries: %v", err)
+	}
+	defer b.Close()
+	s := gpu.ConvSpec{N: 2, InC: 3, InH: 8, InW: 8, OutC: 4, Kernel: 3, Stride: 1, Pad: 1}
+	conv, err := b.NewConv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err1 := b.NewTensor(2, 3, 8, 8)
+	dx, err2 := b.NewTensor(2, 3, 8, 8)
+	dy, err3 := b.NewTensor(2, 4, 8, 8)
+	w, err4 := b.Alloc(s.WeightLen())
+	dw, err5 := b.Alloc(s.WeightLen())
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		t.Fatal(err)
+	}
+	libs, err := lib.Load(strings.Split(os.Getenv("REPRO_CUDA_LIBS"), ":"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, withDx := range []bool{true, false} {
+		d := dx
+		if !withDx {
+			d = gpu.Tensor{}
+		}
+		if err := conv.Backward(d, dw, dy, x, w, false); err != nil {
+			t.Fatal(err)
+		}
+		last, err := libs.DeviceName(7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := strings.HasPrefix(last, "cuStreamWaitEvent ")
+		if joined != withDx {
+			t.Errorf("dx given %v: the backward's last driver call was %q", withDx, last)
+		}
+	}
 }
 
 // fakeStep plans cfg for a batch of 8 on b, then runs a training step

@@ -17,6 +17,12 @@ const (
 	CU_STREAM_DEFAULT      = 0x0
 	CU_STREAM_NON_BLOCKING = 0x1
 
+	// CUevent_flags_enum: CU_EVENT_DEFAULT = 0x0, CU_EVENT_BLOCKING_SYNC =
+	// 0x1, CU_EVENT_DISABLE_TIMING = 0x2 ("Event will not record timing
+	// data"), CU_EVENT_INTERPROCESS = 0x4.
+	CU_EVENT_DEFAULT        = 0x0
+	CU_EVENT_DISABLE_TIMING = 0x2
+
 	// CUstreamCaptureMode_enum: GLOBAL = 0, THREAD_LOCAL = 1, RELAXED = 2
 	// (NVIDIA cuda-python docs, cuda.bindings.driver.StreamCaptureMode:
 	// "GLOBAL: 0, THREAD_LOCAL: 1, RELAXED: 2"; same in every CUDA >= 10.1).

@@ -421,14 +421,29 @@ func fitsInt(vs ...int) bool {
 	return true
 }
 
-// Event is a CUDA event (CUevent) with timing enabled.
+// Event is a CUDA event (CUevent).
 type Event struct{ e C.CUevent }
 
-// NewEvent is cuEventCreate with CU_EVENT_DEFAULT (timing enabled).
-func (c *Context) NewEvent() (Event, error) {
+// NewEvent is cuEventCreate with CU_EVENT_DEFAULT: timing enabled, for
+// Elapsed.
+func (c *Context) NewEvent() (Event, error) { return c.newEvent(CU_EVENT_DEFAULT) }
+
+// NewSyncEvent is cuEventCreate with CU_EVENT_DISABLE_TIMING: an event only
+// for ordering streams (StreamWaitEvent), the cheapest kind.
+func (c *Context) NewSyncEvent() (Event, error) { return c.newEvent(CU_EVENT_DISABLE_TIMING) }
+
+func (c *Context) newEvent(flags C.uint) (Event, error) {
 	var e C.CUevent
-	err := c.l.cuErr("cuEventCreate", C.repro_cu_event_create(c.l.t, c.c, &e))
+	err := c.l.cuErr("cuEventCreate", C.repro_cu_event_create(c.l.t, c.c, flags, &e))
 	return Event{e}, err
+}
+
+// StreamWaitEvent is cuStreamWaitEvent: work issued to s after it waits
+// until e's last RecordEvent has completed. Recorded in a CUDA graph
+// capture, it is an edge between the two streams' nodes (a stream that
+// waits on the capturing stream's event joins the capture).
+func (c *Context) StreamWaitEvent(s Stream, e Event) error {
+	return c.l.cuErr("cuStreamWaitEvent", C.repro_cu_stream_wait_event(c.l.t, c.c, s.s, e.e))
 }
 
 // RecordEvent is cuEventRecord of e on stream s: e completes when the work

@@ -317,6 +317,9 @@ func TestStepCallsDoNotAllocate(t *testing.T) {
 	ge, err := ctx.Instantiate(g)
 	must(t, err)
 	host := make([]float32, 16)
+	ev, err := ctx.NewSyncEvent()
+	must(t, err)
+	defer ctx.DestroyEvent(ev)
 
 	calls := map[string]func() error{
 		"Launch": func() error {
@@ -344,12 +347,14 @@ func TestStepCallsDoNotAllocate(t *testing.T) {
 		"BNBackward": func() error {
 			return dnn.BNBackward(1, 0, 1, 1, x, 1, x, 2, x, 3, bn, 4, 5, 6, 1e-5, 7, 8)
 		},
-		"MemsetD32":   func() error { return ctx.MemsetD32(0x100, 0, 64, s) },
-		"DtoD":        func() error { return ctx.DtoD(0x100, 0x200, 64, s) },
-		"HtoD":        func() error { return ctx.HtoD(0x100, unsafe.Pointer(&host[0]), 64, s) },
-		"DtoH":        func() error { return ctx.DtoH(unsafe.Pointer(&host[0]), 0x100, 64, s) },
-		"StreamSync":  func() error { return ctx.StreamSync(s) },
-		"LaunchGraph": func() error { return ctx.LaunchGraph(ge, s) },
+		"MemsetD32":       func() error { return ctx.MemsetD32(0x100, 0, 64, s) },
+		"DtoD":            func() error { return ctx.DtoD(0x100, 0x200, 64, s) },
+		"HtoD":            func() error { return ctx.HtoD(0x100, unsafe.Pointer(&host[0]), 64, s) },
+		"DtoH":            func() error { return ctx.DtoH(unsafe.Pointer(&host[0]), 0x100, 64, s) },
+		"StreamSync":      func() error { return ctx.StreamSync(s) },
+		"LaunchGraph":     func() error { return ctx.LaunchGraph(ge, s) },
+		"RecordEvent":     func() error { return ctx.RecordEvent(ev, s) },
+		"StreamWaitEvent": func() error { return ctx.StreamWaitEvent(s, ev) },
 	}
 	for name, call := range calls {
 		if err := call(); err != nil {
@@ -382,4 +387,12 @@ func TestEventWrappers(t *testing.T) {
 	expectCall(t, l, fmt.Sprintf("cuEventDestroy_v2 e=%p", a.e))
 	must(t, ctx.DestroyEvent(b))
 	must(t, ctx.DestroyEvent(Event{})) // the zero Event is harmless
+
+	// an event only for ordering streams
+	e, err := ctx.NewSyncEvent()
+	must(t, err)
+	expectCall(t, l, "cuEventCreate flags=2")
+	must(t, ctx.StreamWaitEvent(s, e))
+	expectCall(t, l, fmt.Sprintf("cuStreamWaitEvent s=0x5001 e=%p flags=0", e.e))
+	must(t, ctx.DestroyEvent(e))
 }

@@ -209,7 +209,7 @@ func TestSymbolTable(t *testing.T) {
 		"cudnnGetLastErrorString": true,
 		// CUDA 13's driver API has only cuEventElapsedTime_v2, older drivers only the first
 		"cuEventElapsedTime": true, "cuEventElapsedTime_v2": true}
-	for id, n := range []int{37, 9, 35} {
+	for id, n := range []int{38, 9, 35} {
 		names, opt := symbolNames(id)
 		if len(names) != n {
 			t.Errorf("library %d: %d symbols, want %d", id, len(names), n)

@@ -231,9 +231,9 @@ repro_rc repro_cu_graph_destroy(repro_tbl *t, CUcontext ctx, CUgraph g) {
     SETCTX(t, ctx);
     return rc(F(t, cuGraphDestroy)(g));
 }
-repro_rc repro_cu_event_create(repro_tbl *t, CUcontext ctx, CUevent *e) {
+repro_rc repro_cu_event_create(repro_tbl *t, CUcontext ctx, unsigned int flags, CUevent *e) {
     SETCTX(t, ctx);
-    return rc(F(t, cuEventCreate)(e, 0)); /* CU_EVENT_DEFAULT: timing enabled */
+    return rc(F(t, cuEventCreate)(e, flags));
 }
 repro_rc repro_cu_event_record(repro_tbl *t, CUcontext ctx, CUevent e, CUstream s) {
     SETCTX(t, ctx);
@@ -251,6 +251,10 @@ repro_rc repro_cu_event_elapsed(repro_tbl *t, CUcontext ctx, CUevent start, CUev
 repro_rc repro_cu_event_destroy(repro_tbl *t, CUcontext ctx, CUevent e) {
     SETCTX(t, ctx);
     return rc(F(t, cuEventDestroy_v2)(e));
+}
+repro_rc repro_cu_stream_wait_event(repro_tbl *t, CUcontext ctx, CUstream s, CUevent e) {
+    SETCTX(t, ctx);
+    return rc(F(t, cuStreamWaitEvent)(s, e, 0)); /* CU_EVENT_WAIT_DEFAULT */
 }
 
 /* ------------------------------------------------------------------ cuBLAS */

@@ -120,6 +120,8 @@ typedef CUresult (*PFN_cuEventElapsedTime_v2)(float *pMilliseconds, CUevent hSta
                                               cuda.h declares only it ("#if CUDA_VERSION < 13000" around the old
                                               one): both are optional, and _v2 is preferred */
 typedef CUresult (*PFN_cuEventDestroy_v2)(CUevent hEvent);                          /* PFN_cuEventDestroy_v4000 */
+typedef CUresult (*PFN_cuStreamWaitEvent)(CUstream hStream, CUevent hEvent,
+                                          unsigned int Flags); /* PFN_cuStreamWaitEvent_v3020_ptsz (*) */
 
 /* ---------------------------------------------------------------------- */
 /* cuBLAS types ([cublas_api.h 12.6], unchanged in [cublas_api.h 13.0])    */
@@ -335,6 +337,7 @@ typedef void (*PFN_cudnnGetLastErrorString)(char *message, size_t max_size);
     X(REPRO_LIB_DRIVER, cuEventElapsedTime_v2, 1)          \
     X(REPRO_LIB_DRIVER, cuEventElapsedTime, 1)             \
     X(REPRO_LIB_DRIVER, cuEventDestroy_v2, 0)              \
+    X(REPRO_LIB_DRIVER, cuStreamWaitEvent, 0)              \
     X(REPRO_LIB_BLAS, cublasCreate_v2, 0)                  \
     X(REPRO_LIB_BLAS, cublasDestroy_v2, 0)                 \
     X(REPRO_LIB_BLAS, cublasSetStream_v2, 0)               \
@@ -451,10 +454,11 @@ repro_rc repro_cu_graph_instantiate(repro_tbl *t, CUcontext ctx, CUgraph g, CUgr
 repro_rc repro_cu_graph_launch(repro_tbl *t, CUcontext ctx, CUgraphExec e, CUstream s);
 repro_rc repro_cu_graph_exec_destroy(repro_tbl *t, CUcontext ctx, CUgraphExec e);
 repro_rc repro_cu_graph_destroy(repro_tbl *t, CUcontext ctx, CUgraph g);
-repro_rc repro_cu_event_create(repro_tbl *t, CUcontext ctx, CUevent *e);
+repro_rc repro_cu_event_create(repro_tbl *t, CUcontext ctx, unsigned int flags, CUevent *e);
 repro_rc repro_cu_event_record(repro_tbl *t, CUcontext ctx, CUevent e, CUstream s);
 repro_rc repro_cu_event_elapsed(repro_tbl *t, CUcontext ctx, CUevent start, CUevent end, float *ms);
 repro_rc repro_cu_event_destroy(repro_tbl *t, CUcontext ctx, CUevent e);
+repro_rc repro_cu_stream_wait_event(repro_tbl *t, CUcontext ctx, CUstream s, CUevent e);
 
 /* cuBLAS */
 const char *repro_blas_status_name(repro_tbl *t, cublasStatus_t s);

@@ -253,6 +253,11 @@ CUresult cuEventRecord(CUevent e, CUstream s) {
     fake_logf("cuEventRecord e=%p s=%p", (void *)e, (void *)s);
     return 0;
 }
+CUresult cuStreamWaitEvent(CUstream s, CUevent e, unsigned int flags) {
+    NEED_CTX(c);
+    fake_logf("cuStreamWaitEvent s=%p e=%p flags=%u", (void *)s, (void *)e, flags);
+    return 0;
+}
 CUresult cuEventSynchronize(CUevent e) {
     NEED_CTX(c);
     fake_logf("cuEventSynchronize e=%p", (void *)e);
