@@ -240,7 +240,9 @@ type BatchNorm interface {
 // float32 backends take them from here or, on the GPU, from the same math.
 func BatchNormTrainCoeffs(gamma, beta, mean, invstd float32) (k1, k0 float32) {
 	a := float64(gamma) * float64(invstd)
-	return float32(a), float32(float64(beta) - float64(mean)*a)
+	// the explicit rounding of the product keeps Go from fusing it with the
+	// subtraction (it does on arm64), as the kernels' twin rounds twice
+	return float32(a), float32(float64(beta) - float64(float64(mean)*a))
 }
 
 // Augment says how BuildBatch turns stored images into a batch.

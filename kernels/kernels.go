@@ -85,29 +85,50 @@ func SourceHash() string {
 // Names returns the names of the kernels in the PTX.
 func Names() []string { return append([]string(nil), names...) }
 
-// Params returns how many parameters kernel name takes in the PTX (a
-// ".param" line each between ".visible .entry name(" and ")"), or -1 when
-// the PTX does not define it. gpu/cuda checks each launch against it, so a
+// Params returns how many parameters kernel name takes in the PTX, or -1
+// when the PTX does not define it.
+func Params(name string) int {
+	t, ok := ParamTypes(name)
+	if !ok {
+		return -1
+	}
+	return len(t)
+}
+
+// ParamTypes returns the types of kernel name's parameters in the PTX (the
+// ".param" lines between ".visible .entry name(" and ")"), one letter each:
+// 'u' for .u64 (pointers, unsigned long long), 'i' for .u32 and .s32 (int),
+// 'f' for .f32; ok is false when the PTX does not define the kernel or a
+// parameter has another type. gpu/cuda checks each launch against it, so a
 // kernel whose parameters changed without its caller fails with an error
 // instead of reading garbage.
-func Params(name string) int {
+func ParamTypes(name string) (types string, ok bool) {
 	head := ".visible .entry " + name + "("
 	lines := strings.Split(ptx, "\n")
 	for i, l := range lines {
 		if strings.TrimSpace(l) != head {
 			continue
 		}
-		n := 0
+		var t []byte
 		for _, p := range lines[i+1:] {
-			p = strings.TrimSpace(p)
-			if p == ")" {
-				return n
-			}
-			if strings.HasPrefix(p, ".param ") {
-				n++
+			f := strings.Fields(p)
+			switch {
+			case len(f) == 1 && f[0] == ")":
+				return string(t), true
+			case len(f) >= 2 && f[0] == ".param":
+				switch f[1] {
+				case ".u64":
+					t = append(t, 'u')
+				case ".u32", ".s32":
+					t = append(t, 'i')
+				case ".f32":
+					t = append(t, 'f')
+				default:
+					return "", false
+				}
 			}
 		}
-		return -1
+		return "", false
 	}
-	return -1
+	return "", false
 }

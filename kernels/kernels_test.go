@@ -105,6 +105,14 @@ func TestEntries(t *testing.T) {
 			t.Errorf("Params(%s) = %d, the PTX's entry has %d", name, Params(name), n)
 		}
 	}
+	// bn_apply(float* y, int ys, const float* x, int xs, const float* r, int rs, const float* k1,
+	// const float* k0, int n, int C, int HW, int relu); sgd_step has float hyper-parameters
+	if types, ok := ParamTypes("bn_apply"); !ok || types != "uiuiuiuuiiii" {
+		t.Errorf("ParamTypes(bn_apply) = %q, %v", types, ok)
+	}
+	if types, _ := ParamTypes("sgd_step"); !strings.Contains(types, "f") {
+		t.Errorf("ParamTypes(sgd_step) = %q: no float", types)
+	}
 	if Params("no_such_kernel") != -1 {
 		t.Errorf("Params of a kernel the PTX lacks = %d, want -1", Params("no_such_kernel"))
 	}

@@ -101,12 +101,13 @@ type Backend struct {
 	closed     bool
 }
 
-// kernel is one of our kernels, resolved once, with the parameter count
-// its PTX entry declares (launch checks it).
+// kernel is one of our kernels, resolved once, with the parameter types its
+// PTX entry declares (kernels.ParamTypes, in lib.Args' kinds: launch checks
+// them).
 type kernel struct {
-	f      lib.Function
-	name   string
-	params int
+	f     lib.Function
+	name  string
+	types string
 }
 
 // functions are the kernels.
@@ -184,10 +185,16 @@ func (b *Backend) open() error {
 		return fmt.Errorf("loading kernels (source %s): %w", kernels.SourceHash(), err)
 	}
 	get := func(dst *kernel, name string) {
-		if err == nil {
-			*dst = kernel{name: name, params: kernels.Params(name)}
-			dst.f, err = b.ctx.Function(b.module, name)
+		if err != nil {
+			return
 		}
+		types, ok := kernels.ParamTypes(name)
+		if !ok {
+			err = fmt.Errorf("kernel %s: no entry with parameters of known types in the PTX", name)
+			return
+		}
+		*dst = kernel{name: name, types: types}
+		dst.f, err = b.ctx.Function(b.module, name)
 	}
 	f := &b.fn
 	get(&f.fill, "fill_view")

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -685,21 +686,17 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	if err := b.fork(); err != nil {
 		return err
 	}
-	if err := b.dnn.SetStream(b.side); err != nil {
-		return err
+	// joined whatever happens: a fork left open would fail a recording with
+	// an unjoined-capture error that hides this one
+	err = b.dnn.SetStream(b.side)
+	if err == nil {
+		err = c.backwardFilter(pf, vx, vdy, dwp, b.sideWS, b.sideWSBytes)
+		err = errors.Join(err, b.dnn.SetStream(b.stream))
 	}
-	err = c.backwardFilter(pf, vx, vdy, dwp, b.sideWS, b.sideWSBytes)
-	if err2 := b.dnn.SetStream(b.stream); err == nil {
-		err = err2
+	if err == nil {
+		err = c.backwardData(pd, vdx, vdy, wp, accumulate)
 	}
-	if err != nil {
-		return err
-	}
-	err = c.backwardData(pd, vdx, vdy, wp, accumulate)
-	if err2 := b.join(); err == nil {
-		err = err2
-	}
-	return err
+	return errors.Join(err, b.join())
 }
 
 // backwardFilter runs the filter gradient's plan (dw +=) with workspace ws.

@@ -107,8 +107,12 @@ func modelParity(t *testing.T, g gpu.Backend) {
 	}
 	defer c.Close()
 	r, _ := model.Preset("resnet8")
+	rb := r // option B: its projections' fused add, our statistics with cuDNN's backward
+	rb.Shortcut = "B"
 	d := model.Config{Arch: "densenet", Depth: 10, Growth: 4, Bottleneck: true, Compression: 0.5, Dropout: 0.1, Classes: 10, Init: "fan_out"}
-	for name, cfg := range map[string]model.Config{"resnet8": r, "densenet-bc10": d} {
+	dp := d // every batch norm computing its own statistics
+	dp.PerLayerBNStats = true
+	for name, cfg := range map[string]model.Config{"resnet8": r, "resnet8-B": rb, "densenet-bc10": d, "densenet-bc10-per-layer-stats": dp} {
 		t.Run(name, func(t *testing.T) {
 			const batch = 8
 			run := func(b gpu.Backend) (logits, grads []float32) {

@@ -4,6 +4,6 @@
 // the classifier, and the kernels of package kernels for the rest (among
 // them batch norm of channel views, with a fused ReLU or shortcut, and its
 // statistics alone), all loaded at run time. Every kernel launch is checked
-// against its PTX entry's parameter count. It is compiled only with the
-// build tag cuda; without it New says how to get it.
+// against its PTX entry's parameter count and types. It is compiled only
+// with the build tag cuda; without it New says how to get it.
 package cuda

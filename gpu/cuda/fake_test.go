@@ -46,7 +46,7 @@ func TestFakeLibraries(t *testing.T) {
 		}
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFakeLibraries$", "-test.v")
-	cmd.Env = append(os.Environ(), "REPRO_FAKE_CHILD=1", "REPRO_CUDA_LIBS="+dir)
+	cmd.Env = append(os.Environ(), "REPRO_FAKE_CHILD=1", "REPRO_CUDA_LIBS="+dir, "FAKE_NUMBERED_STREAMS=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "fake libraries: ") {
 		t.Fatalf("the child process on the fake libraries: %v\n%s", err, out)
@@ -75,7 +75,8 @@ func fakeLibrariesChild(t *testing.T) {
 		// read by New (in a child process of its own)
 		os.Setenv("REPRO_CUDA_BN", v.bn)
 		os.Setenv("REPRO_CUDA_WGRAD_STREAM", v.wgrad)
-		for _, unfused := range []bool{false, true} {
+		for variant := 0; variant < 4; variant++ { // fused or not, statistics shared or not
+			unfused, perLayer := variant&1 == 1, variant&2 == 2
 			b, err := cuda.New(gpu.Options{ConvAlgos: algos})
 			if err != nil {
 				t.Fatalf("cuda.New on the fake libraries: %v", err)
@@ -84,9 +85,10 @@ func fakeLibrariesChild(t *testing.T) {
 				t.Fatalf("not the fake libraries: %s", b.Describe())
 			}
 			for name, cfg := range tiny {
-				cfg.UnfusedReLU, cfg.PerLayerBNStats = unfused, unfused
+				cfg.UnfusedReLU, cfg.PerLayerBNStats = unfused, perLayer
 				if err := fakeStep(b, cfg); err != nil {
-					t.Errorf("%s, -conv-algos %s, REPRO_CUDA_BN=%q, REPRO_CUDA_WGRAD_STREAM=%q, unfused %v: %v", name, algos, v.bn, v.wgrad, unfused, err)
+					t.Errorf("%s, -conv-algos %s, REPRO_CUDA_BN=%q, REPRO_CUDA_WGRAD_STREAM=%q, unfused %v, per-layer statistics %v: %v",
+						name, algos, v.bn, v.wgrad, unfused, perLayer, err)
 				}
 				runs++
 			}
@@ -122,11 +124,26 @@ func fakeLibrariesChild(t *testing.T) {
 	fakeWgradStreamJoins(t)
 }
 
-// fakeWgradStreamJoins checks that with the side stream a convolution's
-// Backward ends with the main stream waiting for it (the fake driver's last
-// call, which the fake returns as the name of device 7).
+// fakeWgradStreamJoins checks the order of a convolution Backward's calls
+// with the side stream, from the fake driver's history (device 6's name):
+// the side stream waits for the main one, cuDNN moves to the side stream for
+// dw and back for dx, and the main stream waits for the side one. Without
+// dx, dw runs on the main stream alone. Streams are numbered in the child
+// (FAKE_NUMBERED_STREAMS): the backend's main stream is made first.
 func fakeWgradStreamJoins(t *testing.T) {
 	os.Setenv("REPRO_CUDA_WGRAD_STREAM", "1")
+	libs, err := lib.Load(strings.Split(os.Getenv("REPRO_CUDA_LIBS"), ":"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := func() []string {
+		h, err := libs.DeviceName(6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(h, "\n"), "\n")
+	}
+	history()
 	b, err := cuda.New(gpu.Options{})
 	if err != nil {
 		t.Fatalf("cuda.New on the fake libraries: %v", err)
@@ -145,27 +162,51 @@ func fakeWgradStreamJoins(t *testing.T) {
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		t.Fatal(err)
 	}
-	libs, err := lib.Load(strings.Split(os.Getenv("REPRO_CUDA_LIBS"), ":"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, withDx := range []bool{true, false} {
+	// the first calls plan (algorithm searches); the second are the step's
+	for _, withDx := range []bool{true, true, false} {
 		d := dx
 		if !withDx {
 			d = gpu.Tensor{}
 		}
+		history()
 		if err := conv.Backward(d, dw, dy, x, w, false); err != nil {
 			t.Fatal(err)
 		}
-		last, err := libs.DeviceName(7)
-		if err != nil {
-			t.Fatal(err)
+		got := history()
+		// M is the stream of the first record, S the one that waits on it
+		want := []string{"cuEventRecord M", "cuStreamWaitEvent S", "cudnnSetStream S", "conv_bwd_filter",
+			"cudnnSetStream M", "conv_bwd_data", "cuEventRecord S", "cuStreamWaitEvent M"}
+		if !withDx {
+			want = []string{"conv_bwd_filter"}
 		}
-		joined := strings.HasPrefix(last, "cuStreamWaitEvent ")
-		if joined != withDx {
-			t.Errorf("dx given %v: the backward's last driver call was %q", withDx, last)
+		if len(got) < len(want) {
+			t.Fatalf("dx given %v: the backward's calls %q, want them to end with %q", withDx, got, want)
+		}
+		tail := got[len(got)-len(want):]
+		streams := map[string]string{}
+		for i, wl := range want {
+			name, role, _ := strings.Cut(wl, " ")
+			stream := streamOf(tail[i])
+			if role != "" && streams[role] == "" {
+				streams[role] = stream
+			}
+			twoStreams := streams["M"] == "" || streams["M"] != streams["S"]
+			if !strings.HasPrefix(tail[i], name+" ") || (role != "" && stream != streams[role]) || !twoStreams {
+				t.Fatalf("dx given %v: the backward's calls end with\n%s\nwant, in order (M and S two streams):\n%s",
+					withDx, strings.Join(tail, "\n"), strings.Join(want, "\n"))
+			}
 		}
 	}
+}
+
+// streamOf is the s= field of a fake driver record, or "".
+func streamOf(record string) string {
+	for _, f := range strings.Fields(record) {
+		if strings.HasPrefix(f, "s=") {
+			return f
+		}
+	}
+	return ""
 }
 
 // fakeStep plans cfg for a batch of 8 on b, then runs a training step

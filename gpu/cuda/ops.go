@@ -20,11 +20,13 @@ func (b *Backend) launch(k kernel, total int) error {
 }
 
 // launchBlocks runs k on exactly blocks blocks of 256 threads, after
-// checking that b.args holds as many arguments as k takes: the driver does
-// not, and a kernel would read garbage.
+// checking that b.args holds arguments of the number and kinds k takes (the
+// driver checks neither, and a kernel would read garbage): u a pointer or
+// 64-bit integer, i an int, f a float.
 func (b *Backend) launchBlocks(k kernel, blocks int) error {
-	if n := b.args.Len(); n != k.params {
-		return fmt.Errorf("cuda: launching %s with %d arguments, its PTX entry takes %d", k.name, n, k.params)
+	if !b.args.Matches(k.types) {
+		return fmt.Errorf("cuda: launching %s with arguments %s, its PTX entry takes %s (u: pointer, i: int, f: float)",
+			k.name, b.args.Types(), k.types)
 	}
 	return b.ctx.Launch(k.f, [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1}, 0, b.stream, b.args)
 }

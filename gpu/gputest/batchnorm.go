@@ -48,7 +48,9 @@ func batchNormCases() []Case {
 				newCase(join("batchnorm", name, "backward"), func(e *env) { e.bnBackward(sh) }))
 			switch {
 			case v.relu:
-				cs = append(cs, newCase(join("batchnorm", name, "mask-at-kink"), func(e *env) { e.bnMaskAtKink(sh) }))
+				cs = append(cs,
+					newCase(join("batchnorm", name, "mask-at-kink"), func(e *env) { e.bnMaskAtKink(sh, false) }),
+					newCase(join("batchnorm", name, "mask-at-kink-from-stats"), func(e *env) { e.bnMaskAtKink(sh, true) }))
 			case !v.residualReLU: // (Stats has no ReLU to differ by)
 				cs = append(cs, newCase(join("batchnorm", name, "stats"), func(e *env) { e.bnStats(sh) }))
 			}
@@ -239,21 +241,24 @@ func (e *env) bnBackward(sh bnShape) {
 	e.unchangedS("saveInvStd", saveInvStd, iv)
 }
 
-// bnMaskAtKink checks that Backward's fused-ReLU mask is exactly where
-// ForwardTrain's output is > 0, for inputs whose normalized value is 0 up to
-// rounding: a third of each channel's values sit at its mean (the others a
-// spread to either side), beta is 0, so those outputs before the ReLU are
-// rounding residues whose sign depends on how the backend multiplies and
-// adds. A backend that recomputes them otherwise than its forward (a fused
-// multiply-add in one and not the other) flips some. With dy = 1, dbeta is
-// the count of unmasked values per channel, which must equal the count of
-// outputs > 0.
-func (e *env) bnMaskAtKink(sh bnShape) {
+// bnMaskAtKink checks that Backward's fused-ReLU mask is exactly where the
+// training forward's output is > 0 (ForwardTrain's, or with fromStats
+// ForwardTrainFromStats' on Stats' statistics), for inputs whose normalized
+// value is 0 up to rounding: a third of each channel's values sit at its
+// mean (the others a spread to either side), beta is 0, so those outputs
+// before the ReLU are rounding residues whose sign depends on how the
+// backend multiplies and adds. A backend that recomputes them otherwise than
+// its forward (a fused multiply-add in one and not the other) flips some.
+// With dy = 1 the masked dy g is 0 or 1: dbeta counts it per channel, and
+// dx = gamma*invstd*(g - mean(g) - xhat*mean(g*xhat)) gives it back at every
+// position, where it must be 1 exactly where the forward's output is > 0.
+func (e *env) bnMaskAtKink(sh bnShape, fromStats bool) {
 	s, ts := sh.s, bnTensorShape(sh.s)
 	bn := e.newBatchNorm(s)
 	x := e.at(ts, sh.xParent, sh.xC0)
 	centre, spread := e.uniform(s.C, -2, 2), e.uniform(s.C, 0.5, 2)
 	hw := s.H * s.W
+	m := s.N * hw
 	xv := make([]float32, ts.Elems())
 	for i := range xv {
 		// value j of its channel: triples centre-d, centre, centre+d (d
@@ -261,19 +266,27 @@ func (e *env) bnMaskAtKink(sh bnShape) {
 		// up to rounding
 		c, j := i/hw%s.C, i/(s.C*hw)*hw+i%hw
 		d := spread[c] * float32(1+j/3%7) / 4
-		if j/3*3+3 > s.N*hw {
+		if j/3*3+3 > m {
 			d = 0
 		}
 		xv[i] = centre[c] + float32(j%3-1)*d
 	}
 	e.put(x, xv)
-	gamma, beta := e.slice(e.uniform(s.C, 0.5, 1.5)), e.slice(make([]float32, s.C))
+	gv := e.uniform(s.C, 0.5, 1.5)
+	gamma, beta := e.slice(gv), e.slice(make([]float32, s.C))
 	saveMean, saveInvStd := e.slice(nans(s.C)), e.slice(nans(s.C))
 	runMean, runVar := e.slice(make([]float32, s.C)), e.slice(e.uniform(s.C, 1, 1))
 	y := e.at(ts, sh.yParent, sh.yC0)
-	e.do("BatchNorm.ForwardTrain", bn.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gpu.Tensor{}, gamma, beta))
+	if fromStats {
+		batchVar := e.slice(nans(s.C))
+		e.do("BatchNorm.Stats", bn.Stats(saveMean, saveInvStd, batchVar, x))
+		e.do("BatchNorm.ForwardTrainFromStats", bn.ForwardTrainFromStats(y, runMean, runVar, x, gpu.Tensor{}, gamma, beta, saveMean, saveInvStd, batchVar))
+	} else {
+		e.do("BatchNorm.ForwardTrain", bn.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, gpu.Tensor{}, gamma, beta))
+	}
+	yv := e.get(y)
 	on := make([]int, s.C)
-	for i, v := range e.get(y) {
+	for i, v := range yv {
 		if v > 0 {
 			on[i/hw%s.C]++
 		}
@@ -287,10 +300,24 @@ func (e *env) bnMaskAtKink(sh bnShape) {
 	dgamma, dbeta := e.slice(make([]float32, s.C)), e.slice(make([]float32, s.C))
 	dx := e.at(ts, sh.xParent, sh.xC0)
 	e.do("BatchNorm.Backward", bn.Backward(dx, dgamma, dbeta, dy, x, gamma, beta, saveMean, saveInvStd, false))
-	for c, got := range e.getS(dbeta) {
+	db, dg := e.getS(dbeta), e.getS(dgamma)
+	for c, got := range db {
 		if got != float32(on[c]) {
 			e.errorf("channel %d: the backward's mask passes %v of %d values, the forward's output is > 0 at %d",
-				c, got, s.N*hw, on[c])
+				c, got, m, on[c])
+		}
+	}
+	// position by position: flips that cancel within a channel count alike
+	mean, invstd := e.getS(saveMean), e.getS(saveInvStd)
+	for i, d := range e.get(dx) {
+		c := i / hw % s.C
+		k := float64(gv[c]) * float64(invstd[c])
+		xhat := (float64(xv[i]) - float64(mean[c])) * float64(invstd[c])
+		g := float64(d)/k + float64(db[c])/float64(m) + xhat*float64(dg[c])/float64(m)
+		if (g > 0.5) != (yv[i] > 0) {
+			e.errorf("element %d (channel %d): the backward's masked dy is %.3g where the forward's output is %v",
+				i, c, g, yv[i])
+			return
 		}
 	}
 }

@@ -267,12 +267,24 @@ var (
 // and the kernelParams array given to cuLaunchKernel points at the slots.
 // Reset it, add the arguments in the kernel's parameter order, then Launch.
 // Adding more than MaxArgs arguments records an error that Launch returns.
-// An Args is not safe for concurrent use.
+// Each argument's kind is kept as a PTX parameter type (Types), for checking
+// a launch against its kernel's entry. An Args is not safe for concurrent
+// use.
 type Args struct {
-	c   *C.repro_args
-	n   int
-	err error
+	c     *C.repro_args
+	n     int
+	err   error
+	kinds [MaxArgs]byte
 }
+
+// The kinds of arguments, as their PTX parameter types: a pointer or an
+// unsigned long long is .u64, an int .u32 (nvcc declares int parameters so),
+// a float .f32.
+const (
+	KindU64 = 'u'
+	KindU32 = 'i'
+	KindF32 = 'f'
+)
 
 // NewArgs allocates an argument block. Free it when done.
 func NewArgs() *Args {
@@ -289,7 +301,7 @@ func (a *Args) Reset() { a.n, a.err = 0, nil }
 // Len is the number of arguments added since the last Reset.
 func (a *Args) Len() int { return a.n }
 
-func (a *Args) next() *C.uint64_t {
+func (a *Args) next(kind byte) *C.uint64_t {
 	if a.c == nil {
 		a.err = errArgsFreed
 		return nil
@@ -301,35 +313,54 @@ func (a *Args) next() *C.uint64_t {
 		return nil
 	}
 	p := &a.c.slot[a.n]
+	a.kinds[a.n] = kind
 	a.n++
 	*p = 0
 	return p
 }
 
+// Matches says whether the arguments are, in number and order, of the kinds
+// in types (one of KindU64, KindU32, KindF32 per parameter). It allocates
+// nothing.
+func (a *Args) Matches(types string) bool {
+	if len(types) != a.n {
+		return false
+	}
+	for i := 0; i < a.n; i++ {
+		if a.kinds[i] != types[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Types returns the arguments' kinds as Matches reads them (for messages).
+func (a *Args) Types() string { return string(a.kinds[:a.n]) }
+
 // Ptr adds a device pointer argument (a T* parameter, 8 bytes).
 func (a *Args) Ptr(p DevicePtr) {
-	if s := a.next(); s != nil {
+	if s := a.next(KindU64); s != nil {
 		*s = C.uint64_t(p)
 	}
 }
 
 // Int adds an int argument (4 bytes at the start of the slot).
 func (a *Args) Int(v int32) {
-	if s := a.next(); s != nil {
+	if s := a.next(KindU32); s != nil {
 		*(*int32)(unsafe.Pointer(s)) = v
 	}
 }
 
 // Float adds a float argument (4 bytes at the start of the slot).
 func (a *Args) Float(v float32) {
-	if s := a.next(); s != nil {
+	if s := a.next(KindF32); s != nil {
 		*(*float32)(unsafe.Pointer(s)) = v
 	}
 }
 
 // U64 adds an unsigned long long argument (8 bytes).
 func (a *Args) U64(v uint64) {
-	if s := a.next(); s != nil {
+	if s := a.next(KindU64); s != nil {
 		*s = C.uint64_t(v)
 	}
 }

@@ -186,6 +186,13 @@ func TestArgsPacking(t *testing.T) {
 			t.Errorf("slot %d = %#016x, want %#016x", i, got, w)
 		}
 	}
+	// the kinds, as PTX parameter types
+	if a.Types() != "uifu" || !a.Matches("uifu") || a.Matches("uiiu") || a.Matches("uif") || a.Matches("uifuu") {
+		t.Errorf("Types = %q; Matches wrong for a swapped kind or a count off by one", a.Types())
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = a.Matches("uifu") }); n != 0 {
+		t.Errorf("Matches allocates %v times per call", n)
+	}
 	// A 4-byte argument clears what a longer one left in its slot.
 	a.Reset()
 	a.U64(math.MaxUint64)

@@ -8,7 +8,10 @@
  * cuDNN sub-libraries (-DFAKE_SUBLIB). Every function has the signature of
  * the real one (see ../shim.h for the sources) and records its arguments as
  * text in fake_log; cuDeviceGetName on ordinal 7 returns that text, which is
- * how the Go tests read it back. Ordinal 1's primary context is one that
+ * how the Go tests read it back, and on ordinal 6 the start of each of the
+ * last HISTORY records, oldest first, one a line (then forgets them). With
+ * FAKE_NUMBERED_STREAMS set, each stream created gets a handle of its own
+ * (else all are 0x5000 + flags). Ordinal 1's primary context is one that
  * cuCtxSetCurrent refuses. The current context is per thread and every call
  * that needs one clears it, so a wrapper that does not set the context in
  * the same C call as its library call fails.
@@ -38,11 +41,25 @@ typedef struct CUgraphExec_st *CUgraphExec;
 char fake_log[LOGSIZE];
 static __thread CUcontext current;
 
+#define HISTORY 12
+static char fake_history[HISTORY][72];
+static int fake_records; /* records since the history was last read */
+
 void fake_logf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(fake_log, LOGSIZE, fmt, ap);
     va_end(ap);
+    snprintf(fake_history[fake_records++ % HISTORY], sizeof fake_history[0], "%.71s", fake_log);
+}
+
+/* fake_read_history writes the kept records, oldest first, into out. */
+static void fake_read_history(char *out, int len) {
+    int n = fake_records < HISTORY ? fake_records : HISTORY, used = 0;
+    out[0] = 0;
+    for (int i = fake_records - n; i < fake_records && used < len; i++)
+        used += snprintf(out + used, len - used, "%s\n", fake_history[i % HISTORY]);
+    fake_records = 0;
 }
 
 void fake_appendf(const char *fmt, ...) {
@@ -100,6 +117,8 @@ CUresult cuDeviceGetName(char *name, int len, CUdevice dev) {
     if (dev == 107) {
         snprintf(name, len, "%s", fake_log);
         fake_log[0] = 0;
+    } else if (dev == 106) {
+        fake_read_history(name, len);
     } else {
         snprintf(name, len, "Fake GPU %d", dev - 100);
     }
@@ -155,9 +174,11 @@ CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUstream s)
     fake_logf("cuMemsetD32Async dst=0x%llx v=0x%x n=%zu s=%p ctx=%p", dst, v, n, (void *)s, (void *)c);
     return 0;
 }
+static int nstreams;
 CUresult cuStreamCreate(CUstream *s, unsigned int flags) {
     NEED_CTX(c);
-    *s = (CUstream)(uintptr_t)(0x5000 + flags);
+    int k = getenv("FAKE_NUMBERED_STREAMS") != NULL ? nstreams++ : 0;
+    *s = (CUstream)(uintptr_t)(0x5000 + flags + 0x100 * k);
     fake_logf("cuStreamCreate flags=%u ctx=%p", flags, (void *)c);
     return 0;
 }
