@@ -99,32 +99,54 @@ func (e *env) bnInput(x gpu.Tensor) []float32 {
 
 func bnTensorShape(s gpu.BatchNormSpec) ref.Shape { return ref.Shape{N: s.N, C: s.C, H: s.H, W: s.W} }
 
-func (e *env) bnForwardTrain(sh bnShape) {
-	s, ts := sh.s, bnTensorShape(sh.s)
-	bn := e.newBatchNorm(s)
-	x := e.at(ts, sh.xParent, sh.xC0)
-	xv := e.bnInput(x)
-	gv, bv := e.uniform(s.C, 0.5, 1.5), e.uniform(s.C, -0.5, 0.5)
-	rm0, rv0 := e.rnd(s.C), e.uniform(s.C, 0.5, 1.5)
-	gamma, beta, runMean, runVar := e.slice(gv), e.slice(bv), e.slice(rm0), e.slice(rv0)
-	saveMean, saveInvStd := e.slice(nans(s.C)), e.slice(nans(s.C))
-	y := e.at(ts, sh.yParent, sh.yC0)
-	r, rv := e.bnShortcut(sh, y, false)
-	xBefore, yBefore, rBefore := e.snap(x), e.snap(y), e.snapOrNil(r)
-	e.do("BatchNorm.ForwardTrain", bn.ForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, r, gamma, beta))
+// bnTrain is a training forward's case: its tensors and parameters on the
+// backend and their values.
+type bnTrain struct {
+	sh                           bnShape
+	bn                           gpu.BatchNorm
+	x, y, r                      gpu.Tensor
+	xv, gv, bv, rm0, rv0         []float32
+	rv                           []float64 // the shortcut's values (nil without)
+	gamma, beta, runMean, runVar gpu.Slice
+	xBefore, yBefore, rBefore    []float32
+}
 
-	wy, wm, wis := make([]float64, ts.Elems()), make([]float64, s.C), make([]float64, s.C)
-	wrm, wrv := widen(rm0), widen(rv0)
-	ref.BatchNormForwardTrain(wy, wm, wis, wrm, wrv, widen(xv), rv, widen(gv), widen(bv), s)
-	e.expect("y", y, yBefore, wy)
+func (e *env) newBNTrain(sh bnShape) *bnTrain {
+	s, ts := sh.s, bnTensorShape(sh.s)
+	c := &bnTrain{sh: sh, bn: e.newBatchNorm(s)}
+	c.x = e.at(ts, sh.xParent, sh.xC0)
+	c.xv = e.bnInput(c.x)
+	c.gv, c.bv = e.uniform(s.C, 0.5, 1.5), e.uniform(s.C, -0.5, 0.5)
+	c.rm0, c.rv0 = e.rnd(s.C), e.uniform(s.C, 0.5, 1.5)
+	c.gamma, c.beta, c.runMean, c.runVar = e.slice(c.gv), e.slice(c.bv), e.slice(c.rm0), e.slice(c.rv0)
+	c.y = e.at(ts, sh.yParent, sh.yC0)
+	c.r, c.rv = e.bnShortcut(sh, c.y, false)
+	c.xBefore, c.yBefore, c.rBefore = e.snap(c.x), e.snap(c.y), e.snapOrNil(c.r)
+	return c
+}
+
+// check holds y and the running statistics to the reference's (wy, wrm,
+// wrv) and the inputs to their values before.
+func (c *bnTrain) check(e *env, wy, wrm, wrv []float64) {
+	e.expect("y", c.y, c.yBefore, wy)
+	e.expectDelta("runMean", c.runMean, c.rm0, wrm)
+	e.expectDelta("runVar", c.runVar, c.rv0, wrv)
+	e.unchanged("x", c.x, c.xBefore)
+	e.unchangedOrNil("r", c.r, c.rBefore)
+	e.unchangedS("gamma", c.gamma, c.gv)
+	e.unchangedS("beta", c.beta, c.bv)
+}
+
+func (e *env) bnForwardTrain(sh bnShape) {
+	s, c := sh.s, e.newBNTrain(sh)
+	saveMean, saveInvStd := e.slice(nans(s.C)), e.slice(nans(s.C))
+	e.do("BatchNorm.ForwardTrain", c.bn.ForwardTrain(c.y, saveMean, saveInvStd, c.runMean, c.runVar, c.x, c.r, c.gamma, c.beta))
+	wy, wm, wis := make([]float64, bnTensorShape(s).Elems()), make([]float64, s.C), make([]float64, s.C)
+	wrm, wrv := widen(c.rm0), widen(c.rv0)
+	ref.BatchNormForwardTrain(wy, wm, wis, wrm, wrv, widen(c.xv), c.rv, widen(c.gv), widen(c.bv), s)
+	c.check(e, wy, wrm, wrv)
 	e.expectS("saveMean", saveMean, wm)
 	e.expectS("saveInvStd", saveInvStd, wis)
-	e.expectDelta("runMean", runMean, rm0, wrm)
-	e.expectDelta("runVar", runVar, rv0, wrv)
-	e.unchanged("x", x, xBefore)
-	e.unchangedOrNil("r", r, rBefore)
-	e.unchangedS("gamma", gamma, gv)
-	e.unchangedS("beta", beta, bv)
 }
 
 func (e *env) bnStats(sh bnShape) {
@@ -146,31 +168,15 @@ func (e *env) bnStats(sh bnShape) {
 // bnForwardTrainFromStats normalizes with the statistics of x rounded to
 // float32, as Stats leaves them.
 func (e *env) bnForwardTrainFromStats(sh bnShape) {
-	s, ts := sh.s, bnTensorShape(sh.s)
-	bn := e.newBatchNorm(s)
-	x := e.at(ts, sh.xParent, sh.xC0)
-	xv := e.bnInput(x)
+	s, c := sh.s, e.newBNTrain(sh)
 	m64, is64, bv64 := make([]float64, s.C), make([]float64, s.C), make([]float64, s.C)
-	ref.BatchNormStats(m64, is64, bv64, widen(xv), s)
+	ref.BatchNormStats(m64, is64, bv64, widen(c.xv), s)
 	mv, iv, bvv := narrow(m64), narrow(is64), narrow(bv64)
-	gv, bv := e.uniform(s.C, 0.5, 1.5), e.uniform(s.C, -0.5, 0.5)
-	rm0, rv0 := e.rnd(s.C), e.uniform(s.C, 0.5, 1.5)
-	gamma, beta, runMean, runVar := e.slice(gv), e.slice(bv), e.slice(rm0), e.slice(rv0)
 	saveMean, saveInvStd, batchVar := e.slice(mv), e.slice(iv), e.slice(bvv)
-	y := e.at(ts, sh.yParent, sh.yC0)
-	r, rv := e.bnShortcut(sh, y, false)
-	xBefore, yBefore, rBefore := e.snap(x), e.snap(y), e.snapOrNil(r)
-	e.do("BatchNorm.ForwardTrainFromStats", bn.ForwardTrainFromStats(y, runMean, runVar, x, r, gamma, beta, saveMean, saveInvStd, batchVar))
-
-	wy, wrm, wrv := make([]float64, ts.Elems()), widen(rm0), widen(rv0)
-	ref.BatchNormForwardTrainFromStats(wy, wrm, wrv, widen(xv), rv, widen(gv), widen(bv), widen(mv), widen(iv), widen(bvv), s)
-	e.expect("y", y, yBefore, wy)
-	e.expectDelta("runMean", runMean, rm0, wrm)
-	e.expectDelta("runVar", runVar, rv0, wrv)
-	e.unchanged("x", x, xBefore)
-	e.unchangedOrNil("r", r, rBefore)
-	e.unchangedS("gamma", gamma, gv)
-	e.unchangedS("beta", beta, bv)
+	e.do("BatchNorm.ForwardTrainFromStats", c.bn.ForwardTrainFromStats(c.y, c.runMean, c.runVar, c.x, c.r, c.gamma, c.beta, saveMean, saveInvStd, batchVar))
+	wy, wrm, wrv := make([]float64, bnTensorShape(s).Elems()), widen(c.rm0), widen(c.rv0)
+	ref.BatchNormForwardTrainFromStats(wy, wrm, wrv, widen(c.xv), c.rv, widen(c.gv), widen(c.bv), widen(mv), widen(iv), widen(bvv), s)
+	c.check(e, wy, wrm, wrv)
 	e.unchangedS("saveMean", saveMean, mv)
 	e.unchangedS("saveInvStd", saveInvStd, iv)
 	e.unchangedS("batchVar", batchVar, bvv)
