@@ -122,11 +122,7 @@ func tinyNet(t *testing.T, b gpu.Backend, c model.Config, batch int, initSeed, i
 // checked exactly elsewhere (gpu/ref, gpu/gputest); this catches a layer
 // reading or writing the wrong buffer.
 func TestGradientDirectional(t *testing.T) {
-	b, err := cpu.New(gpu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := cpuBackend(t)
 	const batch = 4
 	for name, c := range tiny() {
 		t.Run(name, func(t *testing.T) {
@@ -202,8 +198,7 @@ func TestGradientDirectional(t *testing.T) {
 // TestInferenceIsPerSample checks that evaluation mode does not mix samples:
 // padding a batch must not change the other samples' logits.
 func TestInferenceIsPerSample(t *testing.T) {
-	b, _ := cpu.New(gpu.Options{})
-	defer b.Close()
+	b := cpuBackend(t)
 	c, _ := model.Preset("resnet8")
 	net, err := model.New(b, c, 3)
 	if err != nil {
@@ -299,12 +294,19 @@ func sameStep(t *testing.T, what string, a, b stepResult) {
 	}
 }
 
-func TestFusedReLUMatchesUnfused(t *testing.T) {
+// cpuBackend opens the CPU backend for a test, closed when it ends.
+func cpuBackend(t *testing.T) gpu.Backend {
+	t.Helper()
 	b, err := cpu.New(gpu.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestFusedReLUMatchesUnfused(t *testing.T) {
+	b := cpuBackend(t)
 	for name, c := range tiny() {
 		t.Run(name, func(t *testing.T) {
 			c.UnfusedReLU = false
@@ -333,11 +335,7 @@ func TestFusedReLUMatchesUnfused(t *testing.T) {
 // updated from the float32 statistics rather than float64 ones, so they may
 // differ in the last bits.
 func TestSharedBNStatsMatchPerLayer(t *testing.T) {
-	b, err := cpu.New(gpu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := cpuBackend(t)
 	for name, c := range tiny() {
 		if c.Arch != "densenet" {
 			continue

@@ -95,15 +95,23 @@ func BatchNormForwardTrainFromStats(y, runMean, runVar, x, r, gamma, beta, saveM
 	}{{"runMean", runMean}, {"runVar", runVar}, {"gamma", gamma}, {"beta", beta}, {"saveMean", saveMean}, {"saveInvStd", saveInvStd}, {"batchVar", batchVar}} {
 		need(op, p.name, p.v, s.C)
 	}
+	bnNormalize(y, x, r, gamma, beta, saveMean, saveInvStd, sh, s)
 	for c := 0; c < sh.C; c++ {
-		for n := 0; n < sh.N; n++ {
-			for i := 0; i < sh.H*sh.W; i++ {
-				k := sh.Index(n, c, 0, 0) + i
-				y[k] = bnOut(gamma[c]*(x[k]-saveMean[c])*saveInvStd[c]+beta[c], r, k, s)
-			}
-		}
 		runMean[c] = (1-s.Momentum)*runMean[c] + s.Momentum*saveMean[c]
 		runVar[c] = (1-s.Momentum)*runVar[c] + s.Momentum*batchVar[c]
+	}
+}
+
+// bnNormalize writes y = bnOut(gamma[c]*(x-mean[c])*invstd[c] + beta[c]),
+// the normalization both forwards share.
+func bnNormalize(y, x, r, gamma, beta, mean, invstd []float64, sh Shape, s gpu.BatchNormSpec) {
+	for n := 0; n < sh.N; n++ {
+		for c := 0; c < sh.C; c++ {
+			for i := 0; i < sh.H*sh.W; i++ {
+				k := sh.Index(n, c, 0, 0) + i
+				y[k] = bnOut(gamma[c]*(x[k]-mean[c])*invstd[c]+beta[c], r, k, s)
+			}
+		}
 	}
 }
 
@@ -125,15 +133,11 @@ func BatchNormForwardInfer(y, x, r, gamma, beta, runMean, runVar []float64, s gp
 	need(op, "beta", beta, s.C)
 	need(op, "runMean", runMean, s.C)
 	need(op, "runVar", runVar, s.C)
-	for n := 0; n < sh.N; n++ {
-		for c := 0; c < sh.C; c++ {
-			invstd := 1 / math.Sqrt(runVar[c]+s.Eps)
-			for i := 0; i < sh.H*sh.W; i++ {
-				k := sh.Index(n, c, 0, 0) + i
-				y[k] = bnOut(gamma[c]*(x[k]-runMean[c])*invstd+beta[c], r, k, s)
-			}
-		}
+	invstd := make([]float64, s.C)
+	for c := range invstd {
+		invstd[c] = 1 / math.Sqrt(runVar[c]+s.Eps)
 	}
+	bnNormalize(y, x, r, gamma, beta, runMean, invstd, sh, s)
 }
 
 // BatchNormBackward is the gradient of BatchNormForwardTrain, as
