@@ -29,6 +29,7 @@ package kernels
 
 import (
 	_ "embed"
+	"fmt"
 	"strings"
 )
 
@@ -85,50 +86,45 @@ func SourceHash() string {
 // Names returns the names of the kernels in the PTX.
 func Names() []string { return append([]string(nil), names...) }
 
-// Params returns how many parameters kernel name takes in the PTX, or -1
-// when the PTX does not define it.
-func Params(name string) int {
-	t, ok := ParamTypes(name)
-	if !ok {
-		return -1
-	}
-	return len(t)
-}
-
-// ParamTypes returns the types of kernel name's parameters in the PTX (the
-// ".param" lines between ".visible .entry name(" and ")"), one letter each:
-// 'u' for .u64 (pointers, unsigned long long), 'i' for .u32 and .s32 (int),
-// 'f' for .f32; ok is false when the PTX does not define the kernel or a
-// parameter has another type. gpu/cuda checks each launch against it, so a
-// kernel whose parameters changed without its caller fails with an error
-// instead of reading garbage.
-func ParamTypes(name string) (types string, ok bool) {
-	head := ".visible .entry " + name + "("
+// ParamTypes reads every kernel entry of the PTX (".visible .entry name("
+// then its ".param" lines up to ")") and returns the types of each one's
+// parameters, one letter each: 'u' for .u64 (pointers, unsigned long long),
+// 'i' for .u32 and .s32 (int), 'f' for .f32. Any other line among the
+// parameters, another type, or a kernel defined twice is an error. gpu/cuda
+// reads it once when it opens and checks each launch against it, so a kernel
+// whose parameters changed without its caller fails with an error instead
+// of reading garbage.
+func ParamTypes() (map[string]string, error) {
+	types := map[string]string{}
 	lines := strings.Split(ptx, "\n")
-	for i, l := range lines {
-		if strings.TrimSpace(l) != head {
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		name, ok := strings.CutPrefix(l, ".visible .entry ")
+		if !ok || !strings.HasSuffix(name, "(") {
 			continue
 		}
+		name = strings.TrimSuffix(name, "(")
 		var t []byte
-		for _, p := range lines[i+1:] {
-			f := strings.Fields(p)
-			switch {
-			case len(f) == 1 && f[0] == ")":
-				return string(t), true
-			case len(f) >= 2 && f[0] == ".param":
-				switch f[1] {
-				case ".u64":
-					t = append(t, 'u')
-				case ".u32", ".s32":
-					t = append(t, 'i')
-				case ".f32":
-					t = append(t, 'f')
-				default:
-					return "", false
-				}
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != ")"; i++ {
+			f := strings.Fields(lines[i])
+			if len(f) < 2 || f[0] != ".param" {
+				return nil, fmt.Errorf("ops.ptx line %d, in the parameters of %s: %q", i+1, name, lines[i])
+			}
+			switch f[1] {
+			case ".u64":
+				t = append(t, 'u')
+			case ".u32", ".s32":
+				t = append(t, 'i')
+			case ".f32":
+				t = append(t, 'f')
+			default:
+				return nil, fmt.Errorf("ops.ptx line %d: parameter of %s of type %s", i+1, name, f[1])
 			}
 		}
-		return "", false
+		if _, dup := types[name]; dup {
+			return nil, fmt.Errorf("ops.ptx: kernel %s defined twice", name)
+		}
+		types[name] = string(t)
 	}
-	return "", false
+	return types, nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -53,34 +52,6 @@ func TestSourceHash(t *testing.T) {
 	}
 }
 
-var entryRE = regexp.MustCompile(`^\.visible \.entry (\w+)\($`)
-
-// entries returns each kernel of the PTX with its parameter count.
-func entries(t *testing.T) map[string]int {
-	t.Helper()
-	got := map[string]int{}
-	lines := strings.Split(string(PTX()), "\n")
-	for i := 0; i < len(lines); i++ {
-		m := entryRE.FindStringSubmatch(strings.TrimSpace(lines[i]))
-		if m == nil {
-			continue
-		}
-		name, n := m[1], 0
-		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != ")"; i++ {
-			if strings.HasPrefix(strings.TrimSpace(lines[i]), ".param ") {
-				n++
-			} else {
-				t.Fatalf("ops.ptx line %d, in the parameters of %s: %q", i+1, name, lines[i])
-			}
-		}
-		if _, dup := got[name]; dup {
-			t.Fatalf("ops.ptx: kernel %s defined twice", name)
-		}
-		got[name] = n
-	}
-	return got
-}
-
 // TestEntries checks that the PTX defines exactly the kernels of Names, with
 // the parameter counts gpu/cuda packs.
 func TestEntries(t *testing.T) {
@@ -88,33 +59,31 @@ func TestEntries(t *testing.T) {
 	if len(names) != len(params) {
 		t.Errorf("Names has %d kernels, the parameter table %d", len(names), len(params))
 	}
-	got := entries(t)
+	got, err := ParamTypes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range names {
 		want, ok := params[name]
 		if !ok {
 			t.Errorf("kernel %s of Names is not in the test's parameter table", name)
 			continue
 		}
-		n, ok := got[name]
+		types, ok := got[name]
 		switch {
 		case !ok:
 			t.Errorf("ops.ptx has no .visible .entry %s( (stale PTX? run make kernels)", name)
-		case n != want:
-			t.Errorf("kernel %s has %d parameters in ops.ptx, want %d", name, n, want)
-		case Params(name) != n:
-			t.Errorf("Params(%s) = %d, the PTX's entry has %d", name, Params(name), n)
+		case len(types) != want:
+			t.Errorf("kernel %s has %d parameters in ops.ptx, want %d", name, len(types), want)
 		}
 	}
 	// bn_apply(float* y, int ys, const float* x, int xs, const float* r, int rs, const float* k1,
 	// const float* k0, int n, int C, int HW, int relu); sgd_step has float hyper-parameters
-	if types, ok := ParamTypes("bn_apply"); !ok || types != "uiuiuiuuiiii" {
-		t.Errorf("ParamTypes(bn_apply) = %q, %v", types, ok)
+	if types := got["bn_apply"]; types != "uiuiuiuuiiii" {
+		t.Errorf("ParamTypes()[bn_apply] = %q", types)
 	}
-	if types, _ := ParamTypes("sgd_step"); !strings.Contains(types, "f") {
-		t.Errorf("ParamTypes(sgd_step) = %q: no float", types)
-	}
-	if Params("no_such_kernel") != -1 {
-		t.Errorf("Params of a kernel the PTX lacks = %d, want -1", Params("no_such_kernel"))
+	if types := got["sgd_step"]; !strings.Contains(types, "f") {
+		t.Errorf("ParamTypes()[sgd_step] = %q: no float", types)
 	}
 	for name := range got {
 		if !slices.Contains(names, name) {

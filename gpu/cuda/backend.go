@@ -184,13 +184,17 @@ func (b *Backend) open() error {
 	if b.module, err = b.ctx.LoadModule(kernels.PTX()); err != nil {
 		return fmt.Errorf("loading kernels (source %s): %w", kernels.SourceHash(), err)
 	}
+	params, err := kernels.ParamTypes()
+	if err != nil {
+		return err
+	}
 	get := func(dst *kernel, name string) {
 		if err != nil {
 			return
 		}
-		types, ok := kernels.ParamTypes(name)
+		types, ok := params[name]
 		if !ok {
-			err = fmt.Errorf("kernel %s: no entry with parameters of known types in the PTX", name)
+			err = fmt.Errorf("kernel %s: no entry in the PTX", name)
 			return
 		}
 		*dst = kernel{name: name, types: types}
