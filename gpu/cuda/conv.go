@@ -233,7 +233,7 @@ func (c *conv) choose(dir int, p *convPlan, a, cv view, w lib.DevicePtr, accumul
 		return convChoice{}, err
 	}
 	legacyMs, err := c.timeConv(dir, a, cv, w, func(ws lib.DevicePtr, wsBytes uint64, out lib.DevicePtr) error {
-		return c.runLegacy(dir, p, r.Algo, a, cv, w, out, ws, wsBytes, accumulate)
+		return c.run(dir, p, nil, r.Algo, a, cv, w, out, ws, wsBytes, accumulate)
 	})
 	if b.logAlgos {
 		fmt.Fprintf(os.Stderr, "cuda conv %s %s: legacy algo %d %.4f ms, backend %s %.4f ms\n", c.describe(a.n), dirName(dir), r.Algo, legacyMs, engine, engineMs)
@@ -324,17 +324,8 @@ func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bo
 			e.Destroy()
 			continue
 		}
-		ms, err := c.timeConv(dir, a, cv, w, func(ws lib.DevicePtr, _ uint64, out lib.DevicePtr) error {
-			x, wp, y := a.ptr, w, cv.ptr
-			switch dir {
-			case dirForward:
-				y = out
-			case dirBackwardData:
-				x = out
-			case dirBackwardFilter:
-				wp = out
-			}
-			return b.dnn.Execute(e, x, wp, y, ws)
+		ms, err := c.timeConv(dir, a, cv, w, func(ws lib.DevicePtr, wsBytes uint64, out lib.DevicePtr) error {
+			return c.run(dir, nil, e, 0, a, cv, w, out, ws, wsBytes, accumulate)
 		})
 		if b.logAlgos && err != nil {
 			fmt.Fprintf(os.Stderr, "cuda conv %s %s: backend %s: failed: %v\n", c.describe(a.n), dirName(dir), e, err)
@@ -464,10 +455,27 @@ func (b *Backend) timingEvents() ([2]lib.Event, error) {
 	return b.events, nil
 }
 
-// runLegacy runs the legacy algorithm algo in direction dir on the plan's
-// descriptors, writing to out (see timeConv).
-func (c *conv) runLegacy(dir int, p *convPlan, algo int, a, cv view, w, out, ws lib.DevicePtr, wsBytes uint64, accumulate bool) error {
+// run runs direction dir of the convolution with engine, or without one
+// with the legacy algorithm algo on the plan's descriptors: a is the input
+// side (x, or dx for backward data), cv the output side (y or dy), w the
+// weights; the direction's output goes to out (y, dx or the weight
+// gradient), with workspace ws. Backward data adds to out when accumulate;
+// the weight gradient always does. The training ops and the searches' timed
+// runs all go through here.
+func (c *conv) run(dir int, p *convPlan, engine *lib.EnginePlan, algo int, a, cv view, w, out, ws lib.DevicePtr, wsBytes uint64, accumulate bool) error {
 	d := c.b.dnn
+	if engine != nil {
+		x, wp, y := a.ptr, w, cv.ptr
+		switch dir {
+		case dirForward:
+			y = out
+		case dirBackwardData:
+			x = out
+		case dirBackwardFilter:
+			wp = out
+		}
+		return d.Execute(engine, x, wp, y, ws)
+	}
 	switch dir {
 	case dirForward:
 		return d.ConvForward(1, p.a, a.ptr, c.w, w, p.conv, algo, ws, wsBytes, 0, p.c, out)
@@ -631,10 +639,7 @@ func (c *conv) Forward(y, x gpu.Tensor, w gpu.Slice) error {
 		return err
 	}
 	b := c.b
-	if p.engine != nil {
-		return b.dnn.Execute(p.engine, vx.ptr, wp, vy.ptr, b.workspace)
-	}
-	return b.dnn.ConvForward(1, p.a, vx.ptr, c.w, wp, p.conv, p.algo, b.workspace, b.workspaceBytes, 0, p.c, vy.ptr)
+	return c.run(dirForward, p, p.engine, p.algo, vx, vy, wp, vy.ptr, b.workspace, b.workspaceBytes, false)
 }
 
 // Backward computes dw += dL/dw and, when dx.Buf is set, dx (=, +=) dL/dx.
@@ -674,11 +679,17 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 			return err
 		}
 	}
+	filter := func(ws lib.DevicePtr, wsBytes uint64) error {
+		return c.run(dirBackwardFilter, pf, pf.engine, pf.algo, vx, vdy, dwp, dwp, ws, wsBytes, true)
+	}
+	data := func() error {
+		return c.run(dirBackwardData, pd, pd.engine, pd.algo, vdx, vdy, wp, vdx.ptr, b.workspace, b.workspaceBytes, accumulate)
+	}
 	if pd == nil || !b.wgradStream {
-		if err := c.backwardFilter(pf, vx, vdy, dwp, b.workspace, b.workspaceBytes); err != nil || pd == nil {
+		if err := filter(b.workspace, b.workspaceBytes); err != nil || pd == nil {
 			return err
 		}
-		return c.backwardData(pd, vdx, vdy, wp, accumulate)
+		return data()
 	}
 	// the two gradients at once: dw on the side stream (once every earlier op
 	// of b.stream is done, with its own workspace), dx here; then b.stream
@@ -690,34 +701,13 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	// an unjoined-capture error that hides this one
 	err = b.dnn.SetStream(b.side)
 	if err == nil {
-		err = c.backwardFilter(pf, vx, vdy, dwp, b.sideWS, b.sideWSBytes)
+		err = filter(b.sideWS, b.sideWSBytes)
 		err = errors.Join(err, b.dnn.SetStream(b.stream))
 	}
 	if err == nil {
-		err = c.backwardData(pd, vdx, vdy, wp, accumulate)
+		err = data()
 	}
 	return errors.Join(err, b.join())
-}
-
-// backwardFilter runs the filter gradient's plan (dw +=) with workspace ws.
-func (c *conv) backwardFilter(pf *convPlan, vx, vdy view, dwp, ws lib.DevicePtr, wsBytes uint64) error {
-	if pf.engine != nil {
-		return c.b.dnn.Execute(pf.engine, vx.ptr, dwp, vdy.ptr, ws)
-	}
-	return c.b.dnn.ConvBackwardFilter(1, pf.a, vx.ptr, pf.c, vdy.ptr, pf.conv, pf.algo, ws, wsBytes, 1, c.w, dwp)
-}
-
-// backwardData runs the data gradient's plan (dx =, or += when accumulate).
-func (c *conv) backwardData(pd *convPlan, vdx, vdy view, wp lib.DevicePtr, accumulate bool) error {
-	b := c.b
-	if pd.engine != nil {
-		return b.dnn.Execute(pd.engine, vdx.ptr, wp, vdy.ptr, b.workspace)
-	}
-	beta := float32(0)
-	if accumulate {
-		beta = 1
-	}
-	return b.dnn.ConvBackwardData(1, c.w, wp, pd.c, vdy.ptr, pd.conv, pd.algo, b.workspace, b.workspaceBytes, beta, pd.a, vdx.ptr)
 }
 
 // fork makes the side stream wait for everything issued to b.stream so far.
