@@ -344,6 +344,10 @@ type Backend interface {
 	Zero(s Slice) error
 	// ZeroTensor sets t to 0.
 	ZeroTensor(t Tensor) error
+	// SetSeed stores seed in dst (2 elements: the low 32 bits, then the
+	// high), in order with the ops issued around it, for the dropout ops
+	// that read it (DropoutSeed).
+	SetSeed(dst IntSlice, seed uint64) error
 	// Copy copies src into dst (dst = src); the shapes must match.
 	Copy(dst, src Tensor) error
 
@@ -384,11 +388,13 @@ type Backend interface {
 	// when dx.Buf is not nil, dx[n,i] (=, or +=) sum_o dy[n,o] w[o,i].
 	LinearBackward(dx Tensor, dw, db Slice, dy, x Tensor, w Slice, accumulate bool) error
 
-	// DropoutForward: y = x * keep / (1-p), keep = Uniform(Mix(seed, e)) >= p,
-	// where e is the NCHW index of the element within the tensor.
-	DropoutForward(y, x Tensor, p float32, seed uint64) error
+	// DropoutForward: y = x * keep / (1-p), keep = Uniform(Mix(k, e)) >= p,
+	// where k = Mix(step, seed.Salt) with step the value in seed.Step when
+	// the op runs (see SetSeed), and e is the NCHW index of the element
+	// within the tensor.
+	DropoutForward(y, x Tensor, p float32, seed DropoutSeed) error
 	// DropoutBackward: dx (=, or +=) dy * keep / (1-p) with the same keep.
-	DropoutBackward(dx, dy Tensor, p float32, seed uint64, accumulate bool) error
+	DropoutBackward(dx, dy Tensor, p float32, seed DropoutSeed, accumulate bool) error
 
 	// SoftmaxCrossEntropy takes logits (N x K x 1 x 1) and labels; a label
 	// < 0 marks padding, ignored everywhere. For each valid n with

@@ -17,3 +17,28 @@ func Mix(a, b uint64) uint64 {
 func Uniform(bits uint64) float32 {
 	return float32(bits>>40) * (1.0 / (1 << 24))
 }
+
+// DropoutSeed is where a dropout op's masks come from: the key Mix(step,
+// Salt), with step the 64-bit value that SetSeed last stored in Step (2
+// int32 elements, low half first). The step's part lives in backend memory,
+// read when the op runs, so that a recorded training step (a CUDA graph)
+// replays with a fresh mask once a new value is stored; Salt, fixed when
+// the net is built, tells one dropout op from another.
+type DropoutSeed struct {
+	Step IntSlice
+	Salt uint64
+}
+
+// SeedWords splits a 64-bit seed into the two int32 elements SetSeed
+// stores: low half, then high half.
+func SeedWords(seed uint64) [2]int32 {
+	return [2]int32{int32(uint32(seed)), int32(uint32(seed >> 32))}
+}
+
+// SeedFromWords joins the two elements of SeedWords back into the seed.
+func SeedFromWords(lo, hi int32) uint64 {
+	return uint64(uint32(lo)) | uint64(uint32(hi))<<32
+}
+
+// Key is the dropout key of seed when its Step holds step: Mix(step, Salt).
+func (s DropoutSeed) Key(step uint64) uint64 { return Mix(step, s.Salt) }

@@ -24,7 +24,7 @@ var params = map[string]int{
 	"avgpool_backward":  10,
 	"gap_forward":       7,
 	"gap_backward":      8,
-	"dropout":           9,
+	"dropout":           10,
 	"softmax_xent":      9,
 	"bias_rows":         5,
 	"bias_grad":         5,

@@ -550,11 +550,17 @@ __global__ void gap_backward(float* dx, int dxs, const float* dy, int dys, int n
     }
 }
 
-// dropout: y (=, +=) keep ? x * (1/(1-p)) : 0 with keep = Uniform(Mix(seed,
-// e)) >= p, e = image*chw + r the NCHW index within the view. Forward
-// (accumulate 0) and backward (x = dy).
-__global__ void dropout(float* y, int ys, const float* x, int xs, int n, int chw, float p, unsigned long long seed,
-                        int accumulate) {
+// dropout: y (=, +=) keep ? x * (1/(1-p)) : 0 with keep = Uniform(Mix(k, e))
+// >= p, k = Mix(step, salt), step the 64-bit seed in step[0] (low half) and
+// step[1] (high half) as gpu.Backend.SetSeed stored it (read here, not passed
+// by value, so that a recorded step replays with the seed stored before it;
+// two 4-byte reads, as the words need not be 8-byte aligned), e = image*chw +
+// r the NCHW index within the view. Forward (accumulate 0) and backward (x =
+// dy).
+__global__ void dropout(float* y, int ys, const float* x, int xs, int n, int chw, float p,
+                        const int* step, unsigned long long salt, int accumulate) {
+    unsigned long long seed =
+        repro_mix((unsigned long long)(unsigned int)step[0] | (unsigned long long)(unsigned int)step[1] << 32, salt);
     float scale = f_div(1.0f, f_sub(1.0f, p));
     long long total = (long long)n * chw;
     for (long long e = grid_start(); e < total; e += grid_stride()) {

@@ -29,6 +29,7 @@ type builder struct {
 	nParams, nState, nSaved int
 	saved                   gpu.Slice
 	flops                   float64 // forward multiply-adds x 2, per image
+	dropouts                int     // dropout ops so far, each salted by its number
 }
 
 func (bl *builder) fail(err error) {
@@ -56,6 +57,17 @@ func (bl *builder) add(l layer) {
 	if bl.net != nil && bl.err == nil {
 		bl.net.layers = append(bl.net.layers, l)
 	}
+}
+
+// dropoutSeed is the seed of the next dropout op: the net's step seed,
+// salted with the op's number so that no two ops share a mask.
+func (bl *builder) dropoutSeed() gpu.DropoutSeed {
+	bl.dropouts++
+	s := gpu.DropoutSeed{Salt: uint64(bl.dropouts)}
+	if bl.net != nil {
+		s.Step = bl.net.stepSeed
+	}
+	return s
 }
 
 // param registers a parameter tensor and returns its value and gradient views.
@@ -309,7 +321,7 @@ func (bl *builder) head(x, dx gpu.Tensor) {
 	bl.add(h)
 }
 
-func (h *head) forward(bool, uint64) error {
+func (h *head) forward(bool) error {
 	if err := h.b.GlobalAvgPoolForward(h.pooled, h.x); err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ type denseStem struct {
 	stats    *channelStats // block 1's
 }
 
-func (s *denseStem) forward(train bool, _ uint64) error {
+func (s *denseStem) forward(train bool) error {
 	if err := s.conv.forward(s.y, s.x); err != nil || !train {
 		return err
 	}
@@ -114,8 +114,9 @@ type denseScratch struct {
 // block and writing [c, c+k).
 type denseLayer struct {
 	b          gpu.Backend
-	p          float32 // dropout rate
-	seed       uint64  // the last forward's dropout seed
+	p          float32         // dropout rate
+	seed1      gpu.DropoutSeed // the bottleneck conv's dropout
+	seed2      gpu.DropoutSeed // the new channels' dropout
 	in, din    gpu.Tensor
 	out, dout  gpu.Tensor
 	bn1        *bnOp
@@ -147,6 +148,7 @@ func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr den
 		l.md = l.m
 		if l.p > 0 {
 			l.md = bl.tensor(N, 4*k, H, W)
+			l.seed1 = bl.dropoutSeed()
 		}
 		l.bn2 = bl.bn(name+".bn2", 4*k, H, W, true, nil)
 		l.a2 = bl.tensor(N, 4*k, H, W)
@@ -156,12 +158,12 @@ func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr den
 	l.o = l.out
 	if l.p > 0 {
 		l.o = bl.tensor(N, k, H, W)
+		l.seed2 = bl.dropoutSeed()
 	}
 	bl.add(l)
 }
 
-func (l *denseLayer) forward(train bool, seed uint64) error {
-	l.seed = seed
+func (l *denseLayer) forward(train bool) error {
 	drop := train && l.p > 0
 	if err := l.bn1.forward(l.a1, l.in, train); err != nil {
 		return err
@@ -173,7 +175,7 @@ func (l *denseLayer) forward(train bool, seed uint64) error {
 		}
 		md := l.m
 		if drop {
-			if err := l.b.DropoutForward(l.md, l.m, l.p, gpu.Mix(seed, 1)); err != nil {
+			if err := l.b.DropoutForward(l.md, l.m, l.p, l.seed1); err != nil {
 				return err
 			}
 			md = l.md
@@ -191,7 +193,7 @@ func (l *denseLayer) forward(train bool, seed uint64) error {
 		if err := l.conv2.forward(l.o, last); err != nil {
 			return err
 		}
-		if err := l.b.DropoutForward(l.out, l.o, l.p, gpu.Mix(seed, 2)); err != nil {
+		if err := l.b.DropoutForward(l.out, l.o, l.p, l.seed2); err != nil {
 			return err
 		}
 	}
@@ -205,7 +207,7 @@ func (l *denseLayer) backward() error {
 	dy := l.dout
 	if l.p > 0 {
 		dy = within(l.scr.dNew, l.dout.C)
-		if err := l.b.DropoutBackward(dy, l.dout, l.p, gpu.Mix(l.seed, 2), false); err != nil {
+		if err := l.b.DropoutBackward(dy, l.dout, l.p, l.seed2, false); err != nil {
 			return err
 		}
 	}
@@ -225,7 +227,7 @@ func (l *denseLayer) backward() error {
 		}
 		if l.p > 0 {
 			// dropout's backward may not run in place, so bounce through dAct
-			if err := l.b.DropoutBackward(da2, dm, l.p, gpu.Mix(l.seed, 1), false); err != nil {
+			if err := l.b.DropoutBackward(da2, dm, l.p, l.seed1, false); err != nil {
 				return err
 			}
 			dm = da2
@@ -244,7 +246,7 @@ func (l *denseLayer) backward() error {
 type transition struct {
 	b     gpu.Backend
 	p     float32
-	seed  uint64
+	seed  gpu.DropoutSeed
 	x, dx gpu.Tensor // the whole block and its gradient
 	bn    *bnOp
 	a, da gpu.Tensor
@@ -269,12 +271,12 @@ func (bl *builder) transition(name string, x, dx, y, dy gpu.Tensor, stats, next 
 	if t.p > 0 {
 		t.cd = bl.tensor(N, y.C, H, W)
 		t.dcd = bl.tensor(N, y.C, H, W)
+		t.seed = bl.dropoutSeed()
 	}
 	bl.add(t)
 }
 
-func (t *transition) forward(train bool, seed uint64) error {
-	t.seed = seed
+func (t *transition) forward(train bool) error {
 	if err := t.bn.forward(t.a, t.x, train); err != nil {
 		return err
 	}
@@ -283,7 +285,7 @@ func (t *transition) forward(train bool, seed uint64) error {
 	}
 	c := t.cd
 	if train && t.p > 0 {
-		if err := t.b.DropoutForward(t.c, t.cd, t.p, seed); err != nil {
+		if err := t.b.DropoutForward(t.c, t.cd, t.p, t.seed); err != nil {
 			return err
 		}
 		c = t.c
@@ -316,7 +318,7 @@ type preHead struct {
 	x, dx, h, dh gpu.Tensor
 }
 
-func (p *preHead) forward(train bool, _ uint64) error {
+func (p *preHead) forward(train bool) error {
 	return p.bn.forward(p.h, p.x, train)
 }
 

@@ -133,7 +133,7 @@ func TestGradientDirectional(t *testing.T) {
 			host := make([]float32, 3)
 			loss := func() float64 {
 				b.Zero(met)
-				if err := net.Forward(true, 99); err != nil {
+				if err := errors.Join(net.SetSeed(99), net.Forward(true)); err != nil {
 					t.Fatal(err)
 				}
 				if err := b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch); err != nil {
@@ -211,7 +211,7 @@ func TestInferenceIsPerSample(t *testing.T) {
 	}
 	run := func() []float32 {
 		b.UploadTensor(net.Input, x)
-		if err := net.Forward(false, 0); err != nil {
+		if err := net.Forward(false); err != nil {
 			t.Fatal(err)
 		}
 		out := make([]float32, 3*10)
@@ -251,7 +251,7 @@ func oneStep(t *testing.T, b gpu.Backend, c model.Config) stepResult {
 	net := tinyNet(t, pb, c, batch, 5, 2)
 	labels, _ := pb.AllocInt(batch)
 	met, _ := pb.Alloc(3)
-	if err := errors.Join(pb.UploadInt(labels, []int32{0, 9, 2, 7}), pb.Zero(net.Grads), net.Forward(true, 3)); err != nil {
+	if err := errors.Join(pb.UploadInt(labels, []int32{0, 9, 2, 7}), pb.Zero(net.Grads), net.SetSeed(3), net.Forward(true)); err != nil {
 		t.Fatal(err)
 	}
 	if err := errors.Join(pb.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch), net.Backward()); err != nil {

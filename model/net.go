@@ -29,12 +29,15 @@ type Net struct {
 	Input, Logits, DLogits gpu.Tensor
 
 	layers []layer
+	// stepSeed holds the seed of the dropout masks (SetSeed); allocated
+	// only when the net has dropout
+	stepSeed gpu.IntSlice
 }
 
 // layer is one stage of the network's forward and backward pass; the net
 // runs layers in order forward and in reverse order backward.
 type layer interface {
-	forward(train bool, seed uint64) error
+	forward(train bool) error
 	backward() error
 }
 
@@ -66,6 +69,11 @@ func New(b gpu.Backend, c Config, batch int) (*Net, error) {
 	if bl.saved, err = b.Alloc(dry.nSaved); err != nil {
 		return nil, fmt.Errorf("model %s: saved statistics: %w", c.Name(), err)
 	}
+	if n.UsesDropout() {
+		if n.stepSeed, err = b.AllocInt(2); err != nil {
+			return nil, fmt.Errorf("model %s: dropout seed: %w", c.Name(), err)
+		}
+	}
 	if err := bl.build(); err != nil {
 		return nil, fmt.Errorf("model %s: %w", c.Name(), err)
 	}
@@ -74,15 +82,28 @@ func New(b gpu.Backend, c Config, batch int) (*Net, error) {
 }
 
 // Forward runs the batch in Input through the net into Logits. In training
-// mode batch norm uses and updates batch statistics and dropout is active
-// with masks derived from seed; otherwise running statistics are used.
-func (n *Net) Forward(train bool, seed uint64) error {
-	for i, l := range n.layers {
-		if err := l.forward(train, gpu.Mix(seed, uint64(i))); err != nil {
+// mode batch norm uses and updates batch statistics and dropout is active,
+// with masks drawn from the seed SetSeed stored last; otherwise running
+// statistics are used.
+func (n *Net) Forward(train bool) error {
+	for _, l := range n.layers {
+		if err := l.forward(train); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// SetSeed stores the seed that the dropout of the next training-mode Forward
+// and its Backward draw their masks from (nothing, in a net without
+// dropout). It is an op on the backend, issued in order with the others:
+// called before replaying a recorded Forward, it gives the replay new masks,
+// and it must not be called between a Forward and its Backward.
+func (n *Net) SetSeed(seed uint64) error {
+	if n.stepSeed.Buf == nil {
+		return nil
+	}
+	return n.B.SetSeed(n.stepSeed, seed)
 }
 
 // UsesDropout reports whether Forward in training mode depends on its seed

@@ -51,7 +51,7 @@ type stem struct {
 	tmp         gpu.Tensor
 }
 
-func (s *stem) forward(train bool, _ uint64) error {
+func (s *stem) forward(train bool) error {
 	if err := s.conv.forward(s.c, s.x); err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (bl *builder) block(name string, x, dx gpu.Tensor, width, size, stride int,
 	return k
 }
 
-func (k *block) forward(train bool, _ uint64) error {
+func (k *block) forward(train bool) error {
 	if err := k.conv1.forward(k.c1, k.x); err != nil {
 		return err
 	}

@@ -206,9 +206,8 @@ type trainer struct {
 	// the training step's forward and backward, and an evaluation batch's
 	// forward, recorded once (CUDA graphs) and replayed; see replayable
 	trainOps, evalOps replayable
-	// stepSeed is the dropout seed of the current step; the method values
-	// are made once, as making them per step would allocate
-	stepSeed                         uint64
+	// the method values are made once, as making them per step would
+	// allocate
 	forwardBackwardFn, evalForwardFn func() error
 	// notes keep logf's lines when no Run prints them (Bench)
 	notes []string
@@ -221,7 +220,7 @@ func (t *trainer) forwardBackward() error {
 	if err := b.Zero(net.Grads); err != nil {
 		return err
 	}
-	if err := net.Forward(true, t.stepSeed); err != nil {
+	if err := net.Forward(true); err != nil {
 		return err
 	}
 	if err := b.SoftmaxCrossEntropy(net.DLogits, t.trainMet, net.Logits, t.label, t.gradScale); err != nil {
@@ -232,7 +231,7 @@ func (t *trainer) forwardBackward() error {
 
 // evalForward is an evaluation batch's forward and loss.
 func (t *trainer) evalForward() error {
-	if err := t.net.Forward(false, 0); err != nil {
+	if err := t.net.Forward(false); err != nil {
 		return err
 	}
 	return t.b.SoftmaxCrossEntropy(gpu.Tensor{}, t.evalMet, t.net.Logits, t.label, 0)
@@ -461,14 +460,11 @@ func (t *trainer) step(e, s int, aug gpu.Augment, step *int) error {
 	if err := b.BuildBatch(net.Input, t.label, t.dev.train, t.order, s*t.cfg.Batch, aug); err != nil {
 		return err
 	}
-	t.stepSeed = gpu.Mix(t.cfg.Seed, uint64(*step))
-	// a recording holds the dropout seed it was made with, so a model with
-	// dropout, whose seed changes every step, runs its ops directly
-	if net.UsesDropout() {
-		if err := t.forwardBackward(); err != nil {
-			return err
-		}
-	} else if err := t.trainOps.run(b, t.logf, "training step", t.forwardBackwardFn); err != nil {
+	// the dropout masks' seed, stored before the recorded step that reads it
+	if err := net.SetSeed(gpu.Mix(t.cfg.Seed, uint64(*step))); err != nil {
+		return err
+	}
+	if err := t.trainOps.run(b, t.logf, "training step", t.forwardBackwardFn); err != nil {
 		return err
 	}
 	*step++

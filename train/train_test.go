@@ -357,11 +357,24 @@ func (r *fakeRecording) Replay() error { r.f.replays++; return r.ops() }
 func (r *fakeRecording) Close() error  { return nil }
 
 // TestRecordedStepsMatchDirect trains with and without a recorder, and with
-// one whose recording fails, and wants the same rows and weights from all.
+// one whose recording fails, and wants the same rows and weights from all:
+// for a ResNet, and for a DenseNet with dropout, whose steps are recorded
+// too (each replay's masks come from the seed stored before it).
 func TestRecordedStepsMatchDirect(t *testing.T) {
+	for _, set := range [][]string{nil, {"model=densenet-bc10", "arch.growth=4", "arch.dropout=0.2"}} {
+		cfg := tinyConfig()
+		cfg.Epochs = 2
+		for _, kv := range set {
+			if err := cfg.Set(kv); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Run(cfg.Model, func(t *testing.T) { recordedStepsMatchDirect(t, cfg) })
+	}
+}
+
+func recordedStepsMatchDirect(t *testing.T, cfg Config) {
 	src := Source{Train: synthetic(64, 32, 1), Test: synthetic(40, 32, 2)}
-	cfg := tinyConfig()
-	cfg.Epochs = 2
 	run := func(b gpu.Backend) ([]EpochRow, []float32, []string) {
 		var logs []string
 		dir := t.TempDir()
@@ -397,6 +410,43 @@ func TestRecordedStepsMatchDirect(t *testing.T) {
 	}
 	if n := strings.Count(strings.Join(logs, "\n"), "capture not supported"); n != 2 {
 		t.Errorf("the failed recording was reported %d times, want once for the step and once for evaluation:\n%s", n, strings.Join(logs, "\n"))
+	}
+}
+
+// seedSpy records the seeds stored for dropout.
+type seedSpy struct {
+	gpu.Backend
+	seeds []uint64
+}
+
+func (s *seedSpy) SetSeed(dst gpu.IntSlice, seed uint64) error {
+	s.seeds = append(s.seeds, seed)
+	return s.Backend.SetSeed(dst, seed)
+}
+
+// TestDropoutSeedPerStep: each training step of a net with dropout stores a
+// seed of its own, Mix(recipe seed, step number), so that masks differ from
+// step to step and a resumed run draws the ones it would have drawn.
+func TestDropoutSeedPerStep(t *testing.T) {
+	cfg := tinyConfig()
+	for _, kv := range []string{"model=densenet-bc10", "arch.growth=4", "arch.dropout=0.2", "seed=11"} {
+		if err := cfg.Set(kv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spy := &seedSpy{Backend: newCPU(t)}
+	res, err := (&Run{Name: "d", Dir: t.TempDir(), Config: cfg, Backend: spy, Source: Source{Train: synthetic(64, 32, 1), Test: synthetic(40, 32, 2)}}).Execute(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := cfg.Epochs * 64 / cfg.Batch
+	if len(res.Rows) != cfg.Epochs || len(spy.seeds) != steps {
+		t.Fatalf("%d epochs stored %d seeds, want %d (one a step)", len(res.Rows), len(spy.seeds), steps)
+	}
+	for i, s := range spy.seeds {
+		if want := gpu.Mix(11, uint64(i)); s != want {
+			t.Errorf("step %d stored seed %#x, want Mix(11, %d) = %#x", i, s, i, want)
+		}
 	}
 }
 

@@ -360,6 +360,32 @@ func (b *Backend) Zero(s gpu.Slice) error {
 
 type zeroTask struct{ d []float32 }
 
+// SetSeed stores seed in dst's two elements, low half first.
+func (b *Backend) SetSeed(dst gpu.IntSlice, seed uint64) error {
+	d, err := ints(dst)
+	if err == nil && len(d) != 2 {
+		err = fmt.Errorf("%d elements, want 2", len(d))
+	}
+	if err != nil {
+		return fmt.Errorf("cpu set seed: %w", err)
+	}
+	w := gpu.SeedWords(seed)
+	d[0], d[1] = w[0], w[1]
+	return nil
+}
+
+// seedValue reads the seed that SetSeed stored in s.
+func seedValue(s gpu.IntSlice) (uint64, error) {
+	d, err := ints(s)
+	if err == nil && len(d) != 2 {
+		err = fmt.Errorf("%d elements, want 2", len(d))
+	}
+	if err != nil {
+		return 0, err
+	}
+	return gpu.SeedFromWords(d[0], d[1]), nil
+}
+
 func (z *zeroTask) run(_, lo, hi int) { clear(z.d[lo:hi]) }
 
 // ZeroTensor sets t to 0.

@@ -156,21 +156,25 @@ func (b *Backend) GlobalAvgPoolBackward(dx, dy gpu.Tensor, accumulate bool) erro
 }
 
 // DropoutForward zeroes elements with probability p and scales the rest.
-func (b *Backend) DropoutForward(y, x gpu.Tensor, p float32, seed uint64) error {
+func (b *Backend) DropoutForward(y, x gpu.Tensor, p float32, seed gpu.DropoutSeed) error {
 	return b.dropout("forward", y, x, p, seed, false)
 }
 
 // DropoutBackward applies the forward mask to dy.
-func (b *Backend) DropoutBackward(dx, dy gpu.Tensor, p float32, seed uint64, accumulate bool) error {
+func (b *Backend) DropoutBackward(dx, dy gpu.Tensor, p float32, seed gpu.DropoutSeed, accumulate bool) error {
 	return b.dropout("backward", dx, dy, p, seed, accumulate)
 }
 
-func (b *Backend) dropout(op string, y, x gpu.Tensor, p float32, seed uint64, accumulate bool) error {
+func (b *Backend) dropout(op string, y, x gpu.Tensor, p float32, seed gpu.DropoutSeed, accumulate bool) error {
 	vy, vx, err := resolve2(y, x)
 	if err != nil || !gpu.SameShape(y, x) || !(p >= 0 && p < 1) {
 		return fmt.Errorf("cpu dropout %s: y %v, x %v, p %v: %v", op, y, x, p, errOrShape(err))
 	}
-	b.ew.y, b.ew.a, b.ew.p, b.ew.seed, b.ew.accumulate = vy, vx, p, seed, accumulate
+	step, err := seedValue(seed.Step)
+	if err != nil {
+		return fmt.Errorf("cpu dropout %s: y %v: seed: %w", op, y, err)
+	}
+	b.ew.y, b.ew.a, b.ew.p, b.ew.seed, b.ew.accumulate = vy, vx, p, seed.Key(step), accumulate
 	b.ew.keep = 1 / (1 - p)
 	b.runEW(ewDropout, vx.pix())
 	return nil

@@ -118,7 +118,7 @@ func modelParity(t *testing.T, g gpu.Backend) {
 			run := func(b gpu.Backend) (logits, grads []float32) {
 				net, labels, met := smallNet(t, b, cfg, batch)
 				b.Zero(net.Grads)
-				if err := net.Forward(true, 5); err != nil {
+				if err := errors.Join(net.SetSeed(5), net.Forward(true)); err != nil {
 					t.Fatal(err)
 				}
 				if err := b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch); err != nil {
@@ -189,7 +189,10 @@ func wide(v []float32) []float64 {
 // by op, then, from the same weights and on the same net (so the same
 // convolution algorithms: each plan searches its own, by timing), for the
 // same steps recorded once as a CUDA graph and replayed, and wants the same
-// weights bit for bit. It also checks that an op that waits for the device
+// weights bit for bit: for a ResNet, and for a DenseNet with dropout, whose
+// replays must draw each step's masks from the seed stored before them (a
+// replay that kept the recorded step's masks trains differently). It also
+// checks that an op that waits for the device
 // fails the recording and leaves the backend working, and that NoGraphs
 // turns recording off.
 func TestRecordedStepMatchesDirect(t *testing.T) {
@@ -201,7 +204,26 @@ func TestRecordedStepMatchesDirect(t *testing.T) {
 }
 
 func recordedStepMatchesDirect(t *testing.T, b gpu.Backend) {
-	cfg, _ := model.Preset("resnet8")
+	resnet, _ := model.Preset("resnet8")
+	dropout := model.Config{Arch: "densenet", Depth: 10, Growth: 4, Bottleneck: true, Compression: 0.5, Dropout: 0.2, Classes: 10, Init: "fan_out"}
+	for _, cfg := range []model.Config{resnet, dropout} {
+		t.Run(cfg.Name(), func(t *testing.T) { replayedStepsMatchDirect(t, b, cfg) })
+	}
+
+	s, _ := b.Alloc(16)
+	if _, err := b.(gpu.Recorder).Record(func() error { return b.Sync() }); err == nil {
+		t.Error("recording an op that waits for the device succeeded")
+	}
+	if err := b.Upload(s, make([]float32, 16)); err != nil {
+		t.Errorf("after a failed recording the backend no longer works: %v", err)
+	}
+	off := open(t, gpu.Options{NoGraphs: true})
+	if _, err := off.(gpu.Recorder).Record(func() error { return nil }); err != gpu.ErrRecordingOff {
+		t.Errorf("Record with NoGraphs: %v, want ErrRecordingOff", err)
+	}
+}
+
+func replayedStepsMatchDirect(t *testing.T, b gpu.Backend, cfg model.Config) {
 	const batch, steps = 8, 4
 	net, labels, met := smallNet(t, b, cfg, batch)
 	mom, _ := b.Alloc(net.Params.Len)
@@ -214,7 +236,7 @@ func recordedStepMatchesDirect(t *testing.T, b gpu.Backend) {
 		if err := b.Zero(net.Grads); err != nil {
 			return err
 		}
-		if err := net.Forward(true, 5); err != nil {
+		if err := net.Forward(true); err != nil {
 			return err
 		}
 		if err := b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch); err != nil {
@@ -228,8 +250,9 @@ func recordedStepMatchesDirect(t *testing.T, b gpu.Backend) {
 		b.Zero(mom)
 		var rec gpu.Recording
 		for s := 0; s < steps; s++ {
-			var err error
+			err := net.SetSeed(gpu.Mix(5, uint64(s)))
 			switch {
+			case err != nil:
 			case rec != nil:
 				err = rec.Replay()
 			case record && s == 1:
@@ -268,17 +291,5 @@ func recordedStepMatchesDirect(t *testing.T, b gpu.Backend) {
 	}
 	if direct[0] == w0[0] {
 		t.Fatal("the steps did not change the weights")
-	}
-
-	s, _ := b.Alloc(16)
-	if _, err := b.(gpu.Recorder).Record(func() error { return b.Sync() }); err == nil {
-		t.Error("recording an op that waits for the device succeeded")
-	}
-	if err := b.Upload(s, make([]float32, 16)); err != nil {
-		t.Errorf("after a failed recording the backend no longer works: %v", err)
-	}
-	off := open(t, gpu.Options{NoGraphs: true})
-	if _, err := off.(gpu.Recorder).Record(func() error { return nil }); err != gpu.ErrRecordingOff {
-		t.Errorf("Record with NoGraphs: %v, want ErrRecordingOff", err)
 	}
 }

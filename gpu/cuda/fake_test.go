@@ -107,8 +107,13 @@ func fakeLibrariesChild(t *testing.T) {
 		t.Fatalf("cuda.New on the fake libraries: %v", err)
 	}
 	defer b.Close()
-	for _, m := range []string{"resnet20", "densenet-bc100"} {
-		r, err := train.Bench(b, train.BenchConfig(m, 8), 2, 2)
+	for _, m := range []string{"resnet20", "densenet-bc100", "densenet40-dropout"} {
+		cfg := train.BenchConfig(strings.TrimSuffix(m, "-dropout"), 8)
+		if strings.HasSuffix(m, "-dropout") { // recorded too, its seed in device memory
+			cfg.Arch.Dropout = new(float64)
+			*cfg.Arch.Dropout = 0.2
+		}
+		r, err := train.Bench(b, cfg, 2, 2)
 		if err != nil {
 			t.Errorf("bench %s: %v", m, err)
 			continue
@@ -236,10 +241,11 @@ func fakeStep(b gpu.Backend, cfg model.Config) error {
 	return errors.Join(
 		net.Init(3),
 		b.Zero(net.Grads),
-		net.Forward(true, 7),
+		net.SetSeed(7),
+		net.Forward(true),
 		b.SoftmaxCrossEntropy(net.DLogits, met, net.Logits, labels, 1.0/batch),
 		net.Backward(),
 		b.SGDStep(net.Params, net.Grads, velocity, decay, gpu.SGDParams{LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4}),
-		net.Forward(false, 0),
+		net.Forward(false),
 		b.Sync())
 }

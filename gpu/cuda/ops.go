@@ -239,19 +239,25 @@ func (b *Backend) GlobalAvgPoolBackward(dx, dy gpu.Tensor, accumulate bool) erro
 }
 
 // DropoutForward zeroes elements with probability p and scales the rest.
-func (b *Backend) DropoutForward(y, x gpu.Tensor, p float32, seed uint64) error {
+func (b *Backend) DropoutForward(y, x gpu.Tensor, p float32, seed gpu.DropoutSeed) error {
 	return b.dropout("forward", y, x, p, seed, false)
 }
 
 // DropoutBackward applies the forward mask to dy.
-func (b *Backend) DropoutBackward(dx, dy gpu.Tensor, p float32, seed uint64, accumulate bool) error {
+func (b *Backend) DropoutBackward(dx, dy gpu.Tensor, p float32, seed gpu.DropoutSeed, accumulate bool) error {
 	return b.dropout("backward", dx, dy, p, seed, accumulate)
 }
 
-func (b *Backend) dropout(op string, y, x gpu.Tensor, p float32, seed uint64, accumulate bool) error {
+// dropout passes the kernel a pointer to the step's seed, not its value, so
+// that a recorded step reads the value stored before each replay.
+func (b *Backend) dropout(op string, y, x gpu.Tensor, p float32, seed gpu.DropoutSeed, accumulate bool) error {
 	vy, vx, err := resolve2(y, x)
 	if err != nil || !gpu.SameShape(y, x) || !(p >= 0 && p < 1) {
 		return fmt.Errorf("cuda dropout %s: y %v, x %v, p %v: %v", op, y, x, p, errOrShape(err))
+	}
+	step, err := seedPtr(seed.Step)
+	if err != nil {
+		return fmt.Errorf("cuda dropout %s: y %v: seed: %w", op, y, err)
 	}
 	b.args.Reset()
 	b.argView(vy)
@@ -259,9 +265,35 @@ func (b *Backend) dropout(op string, y, x gpu.Tensor, p float32, seed uint64, ac
 	b.args.Int(int32(vx.n))
 	b.args.Int(int32(vx.chw()))
 	b.args.Float(p)
-	b.args.U64(seed)
+	b.args.Ptr(step)
+	b.args.U64(seed.Salt)
 	b.args.Int(boolInt(accumulate))
 	return b.launch(b.fn.dropout, vx.n*vx.chw())
+}
+
+// SetSeed stores seed in dst's two elements, low half first, in stream
+// order: two 4-byte memsets, whose values are taken when they are issued.
+func (b *Backend) SetSeed(dst gpu.IntSlice, seed uint64) error {
+	p, err := seedPtr(dst)
+	if err != nil {
+		return fmt.Errorf("cuda set seed: %w", err)
+	}
+	w := gpu.SeedWords(seed)
+	for i, v := range w {
+		if err := b.ctx.MemsetD32(p+lib.DevicePtr(4*i), uint32(v), 1, b.stream); err != nil {
+			return fmt.Errorf("cuda set seed: %w", err)
+		}
+	}
+	return nil
+}
+
+// seedPtr is the device address of a seed's two elements.
+func seedPtr(s gpu.IntSlice) (lib.DevicePtr, error) {
+	p, err := dints(s)
+	if err == nil && s.Len != 2 {
+		err = fmt.Errorf("%d elements, want 2", s.Len)
+	}
+	return p, err
 }
 
 func matrix(t gpu.Tensor) (view, error) {

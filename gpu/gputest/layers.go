@@ -1,6 +1,9 @@
 package gputest
 
 import (
+	"fmt"
+	"slices"
+
 	"repro/gpu"
 	"repro/gpu/ref"
 )
@@ -159,22 +162,22 @@ func dropoutCases() []Case {
 	} {
 		cs = append(cs,
 			newCase(join("dropout", c.name, "forward"), func(e *env) {
-				seed := e.rng.Uint64()
+				seed, key := e.dropoutSeed()
 				x := e.place(c.shape, c.l)
 				xv := e.fill(x)
 				y := e.place(c.shape, wideView(c.shape))
 				before := e.snap(y)
 				e.do("DropoutForward", e.b.DropoutForward(y, x, c.p, seed))
 				want := make([]float64, len(xv))
-				ref.DropoutForward(want, widen(xv), c.p, seed)
+				ref.DropoutForward(want, widen(xv), c.p, key)
 				e.expect("y", y, before, want)
 			}),
 			newCase(join("dropout", c.name, "backward"), func(e *env) {
-				seed := e.rng.Uint64()
+				seed, key := e.dropoutSeed()
 				dy := e.place(c.shape, c.l)
 				dyv := e.fill(dy)
 				g := make([]float64, len(dyv))
-				ref.DropoutBackward(g, widen(dyv), c.p, seed, false)
+				ref.DropoutBackward(g, widen(dyv), c.p, key, false)
 				dx := e.place(c.shape, c.l)
 				before := e.snap(dx)
 				e.do("DropoutBackward", e.b.DropoutBackward(dx, dy, c.p, seed, false))
@@ -187,5 +190,53 @@ func dropoutCases() []Case {
 			}),
 		)
 	}
+	// the mask follows the value stored last, and each op's own cell and salt
+	cs = append(cs, newCase("dropout/seed-in-memory", func(e *env) {
+		const p = 0.5
+		sh := ref.Shape{N: 2, C: 3, H: 4, W: 4}
+		a, _ := e.dropoutSeed()
+		b, _ := e.dropoutSeed()
+		x := e.tensor(sh)
+		xv := e.fill(x)
+		y := e.tensor(sh)
+		for i, k := range []struct {
+			seed        gpu.DropoutSeed
+			step, other uint64
+		}{
+			{a, e.rng.Uint64(), e.rng.Uint64()},
+			{a, e.rng.Uint64(), e.rng.Uint64()}, // a new step, the same op
+			{gpu.DropoutSeed{Step: a.Step, Salt: a.Salt + 1}, e.rng.Uint64(), e.rng.Uint64()},
+			{b, e.rng.Uint64(), e.rng.Uint64()}, // a's cell holds other
+		} {
+			cell, other := k.seed.Step, b.Step
+			if k.seed.Step == b.Step {
+				other = a.Step
+			}
+			e.do("SetSeed", e.b.SetSeed(cell, k.step))
+			e.do("SetSeed (another op's)", e.b.SetSeed(other, k.other))
+			before := e.snap(y)
+			e.do("DropoutForward", e.b.DropoutForward(y, x, p, k.seed))
+			want := make([]float64, len(xv))
+			ref.DropoutForward(want, widen(xv), p, k.seed.Key(k.step))
+			e.expect(fmt.Sprintf("y (seed %d)", i), y, before, want)
+			if w := gpu.SeedWords(k.step); !slices.Equal(e.getI(cell), w[:]) {
+				e.errorf("seed %d: the cell holds %v after SetSeed(%#x), want %v", i, e.getI(cell), k.step, w)
+			}
+		}
+		for _, s := range []gpu.IntSlice{a.Step, b.Step} {
+			if g := e.getI(gpu.IntSlice{Buf: s.Buf, Off: s.Off - 1, Len: s.Len + 2}); g[0] != guardInt || g[3] != guardInt {
+				e.errorf("SetSeed wrote outside its 2 elements: %v", g)
+			}
+		}
+	}))
 	return cs
+}
+
+// dropoutSeed stores a random step seed in a fresh cell (between guards, at
+// an odd element) and returns a DropoutSeed of random salt with its key.
+func (e *env) dropoutSeed() (gpu.DropoutSeed, uint64) {
+	s := gpu.DropoutSeed{Step: e.ints(make([]int32, 2)), Salt: e.rng.Uint64()}
+	step := e.rng.Uint64()
+	e.do("SetSeed", e.b.SetSeed(s.Step, step))
+	return s, s.Key(step)
 }

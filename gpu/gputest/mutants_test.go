@@ -43,6 +43,10 @@ func TestMutantsFail(t *testing.T) {
 			prefixes: []string{"memory/"}, mustFail: []string{"memory/zero-tensor"}},
 		{name: "DropoutBackward leaves dropped elements unwritten", b: dropoutSparse{&refBackend{}},
 			prefixes: []string{"dropout/"}, mustFail: []string{"dropout/p0.2-16ch-8x8/backward", "dropout/p0.5-odd-5x7-views/backward"}},
+		{name: "Dropout keyed by its salt alone", b: dropoutSaltOnly{&refBackend{}},
+			prefixes: []string{"dropout/"}, mustFail: []string{"dropout/p0.2-16ch-8x8/forward", "dropout/seed-in-memory"}},
+		{name: "SetSeed stores the high half first", b: seedSwapped{&refBackend{}},
+			prefixes: []string{"dropout/"}, mustFail: []string{"dropout/seed-in-memory"}},
 		{name: "ResidualForward without the channel padding offset", b: residualNoPad{&refBackend{}},
 			prefixes: []string{"residual/"}, mustFail: []string{"residual/option-a-16to32-s2/forward", "residual/option-a-4to8-s2-view/forward"}},
 		{name: "LinearBackward overwrites db", b: linearSetsBias{&refBackend{}},
@@ -184,17 +188,42 @@ func (b zeroParent) ZeroTensor(t gpu.Tensor) error {
 
 type dropoutSparse struct{ *refBackend }
 
-func (b dropoutSparse) DropoutBackward(dx, dy gpu.Tensor, p float32, seed uint64, accumulate bool) error {
+func (b dropoutSparse) DropoutBackward(dx, dy gpu.Tensor, p float32, seed gpu.DropoutSeed, accumulate bool) error {
 	if accumulate {
 		return b.refBackend.DropoutBackward(dx, dy, p, seed, true)
 	}
 	v, g := gather(dx), gather(dy)
 	for e := range v {
-		if ref.DropoutKeep(p, seed, e) {
+		if ref.DropoutKeep(p, key(seed), e) {
 			v[e] = g[e] / (1 - float64(p))
 		}
 	}
 	scatter(dx, v)
+	return nil
+}
+
+type dropoutSaltOnly struct{ *refBackend }
+
+func (b dropoutSaltOnly) DropoutForward(y, x gpu.Tensor, p float32, seed gpu.DropoutSeed) error {
+	v := gather(x)
+	ref.DropoutForward(v, v, p, seed.Key(0))
+	scatter(y, v)
+	return nil
+}
+
+type seedSwapped struct{ *refBackend }
+
+func (b seedSwapped) SetSeed(dst gpu.IntSlice, seed uint64) error {
+	return b.refBackend.SetSeed(dst, seed>>32|seed<<32)
+}
+
+// Dropout reads the halves as the mutant's SetSeed stored them, so only the
+// stored words can tell.
+func (b seedSwapped) DropoutForward(y, x gpu.Tensor, p float32, seed gpu.DropoutSeed) error {
+	w := ints(seed.Step)
+	v := gather(x)
+	ref.DropoutForward(v, v, p, seed.Key(gpu.SeedFromWords(w[1], w[0])))
+	scatter(y, v)
 	return nil
 }
 

@@ -387,16 +387,31 @@ func (b *refBackend) LinearBackward(dx gpu.Tensor, dw, db gpu.Slice, dy, x gpu.T
 	return nil
 }
 
-func (b *refBackend) DropoutForward(y, x gpu.Tensor, p float32, seed uint64) error {
+func (b *refBackend) SetSeed(dst gpu.IntSlice, seed uint64) error {
+	if dst.Len != 2 {
+		return errors.New("set seed: length")
+	}
+	w := gpu.SeedWords(seed)
+	copy(ints(dst), w[:])
+	return nil
+}
+
+// key is the dropout key of seed with the step its cell holds now.
+func key(seed gpu.DropoutSeed) uint64 {
+	w := ints(seed.Step)
+	return seed.Key(gpu.SeedFromWords(w[0], w[1]))
+}
+
+func (b *refBackend) DropoutForward(y, x gpu.Tensor, p float32, seed gpu.DropoutSeed) error {
 	v := gather(x)
-	ref.DropoutForward(v, v, p, seed)
+	ref.DropoutForward(v, v, p, key(seed))
 	scatter(y, v)
 	return nil
 }
 
-func (b *refBackend) DropoutBackward(dx, dy gpu.Tensor, p float32, seed uint64, accumulate bool) error {
+func (b *refBackend) DropoutBackward(dx, dy gpu.Tensor, p float32, seed gpu.DropoutSeed, accumulate bool) error {
 	v := gather(dx)
-	ref.DropoutBackward(v, gather(dy), p, seed, accumulate)
+	ref.DropoutBackward(v, gather(dy), p, key(seed), accumulate)
 	scatter(dx, v)
 	return nil
 }

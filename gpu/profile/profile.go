@@ -116,6 +116,11 @@ func (p *Backend) ZeroTensor(t gpu.Tensor) error {
 	return p.end("zero", p.Backend.ZeroTensor(t))
 }
 
+func (p *Backend) SetSeed(dst gpu.IntSlice, seed uint64) error {
+	p.begin()
+	return p.end("set seed", p.Backend.SetSeed(dst, seed))
+}
+
 func (p *Backend) Copy(dst, src gpu.Tensor) error {
 	p.begin()
 	return p.end("copy", p.Backend.Copy(dst, src))
@@ -263,12 +268,12 @@ func (p *Backend) LinearBackward(dx gpu.Tensor, dw, db gpu.Slice, dy, x gpu.Tens
 	return p.end("linear backward", p.Backend.LinearBackward(dx, dw, db, dy, x, w, accumulate))
 }
 
-func (p *Backend) DropoutForward(y, x gpu.Tensor, prob float32, seed uint64) error {
+func (p *Backend) DropoutForward(y, x gpu.Tensor, prob float32, seed gpu.DropoutSeed) error {
 	p.begin()
 	return p.end("dropout forward", p.Backend.DropoutForward(y, x, prob, seed))
 }
 
-func (p *Backend) DropoutBackward(dx, dy gpu.Tensor, prob float32, seed uint64, accumulate bool) error {
+func (p *Backend) DropoutBackward(dx, dy gpu.Tensor, prob float32, seed gpu.DropoutSeed, accumulate bool) error {
 	p.begin()
 	return p.end("dropout backward", p.Backend.DropoutBackward(dx, dy, prob, seed, accumulate))
 }
