@@ -23,6 +23,15 @@ type Options struct {
 	// kernels unless StrictFP32), legacy where it offers none; "all": both,
 	// and the faster on this GPU is kept.
 	ConvAlgos string
+	// WGradStream makes the CUDA backend run each convolution's weight
+	// gradient on a second stream beside its input gradient: the two are
+	// independent, and a CIFAR net's small convolutions leave most of a
+	// large GPU idle.
+	WGradStream bool
+	// OurBatchNorm makes the CUDA backend run every batch norm on repro's
+	// kernels, including the plain ones on whole tensors that cuDNN's
+	// legacy batch norm serves otherwise (to measure which is faster).
+	OurBatchNorm bool
 	// Log receives one-line notes (library versions, fallbacks); nil drops them.
 	Log func(string)
 }

@@ -21,9 +21,9 @@
 #      (ablations) the batch norms' fused ReLU and shortcut add against
 #      separate ops (-fused-relu=false), DenseNet's shared batch statistics
 #      against per-layer ones (-shared-bn-stats=false), our batch-norm
-#      kernels against cuDNN's where cuDNN's runs (REPRO_CUDA_BN=ours), the
-#      weight gradients on a second stream (REPRO_CUDA_WGRAD_STREAM=1, its
-#      parity first), and each convolution engine's time (REPRO_CUDA_ALGOS=1)
+#      kernels against cuDNN's where cuDNN's runs (-our-bn; its parity is in
+#      step 2), the weight gradients on a second stream (-wgrad-stream,
+#      likewise), and each convolution engine's time (REPRO_CUDA_ALGOS=1)
 #   5. (only when named in STEPS) profile: where our step's time goes;
 #      nographs, kernels, nhwc: see below
 # The summary is OUTDIR/summary.txt; the exit status is non-zero when a step failed.
@@ -174,17 +174,14 @@ fi
 # benches above, so that a run cut short keeps those): the fused ReLU and
 # shortcut add (our kernels) against cuDNN's batch norm and separate ops;
 # DenseNet's batch statistics shared against computed per layer; our
-# batch-norm kernels where cuDNN's takes the call; each engine's time
+# batch-norm kernels where cuDNN's takes the call; each convolution's weight
+# gradient on a second stream beside its input gradient (the parity step
+# runs whole nets and recorded steps with both switches); each engine's time
 if want ablations; then
   step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-perlayer 60 "$bin/repro" bench -backend cuda -conv-algos all -shared-bn-stats=false -models densenet-bc100 -steps 20 -warmup 5
-  REPRO_CUDA_BN=ours step bench-ourbn 60 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 20 -warmup 5
-  # each convolution's weight gradient on a second stream beside its input
-  # gradient: whole nets against the CPU and recorded against direct first,
-  # then the speed
-  REPRO_CUDA_WGRAD_STREAM=1 REPRO_REQUIRE_GPU=1 step parity-wgrad 120 "$bin/cuda.test" -test.v -test.run 'TestModelParity|TestRecordedStepMatchesDirect'
-  REPRO_CUDA_WGRAD_STREAM=1 step bench-wgrad 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56,densenet-bc100 -steps 20 -warmup 5
-  grep -hsE '^(--- FAIL|FAIL|ok|PASS)' "$out/parity-wgrad.txt" | tail -n 10 >> "$summary"
+  step bench-ourbn 60 "$bin/repro" bench -backend cuda -conv-algos all -our-bn -models resnet56 -steps 20 -warmup 5
+  step bench-wgrad 90 "$bin/repro" bench -backend cuda -conv-algos all -wgrad-stream -models resnet56,densenet-bc100 -steps 20 -warmup 5
   cat "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-ourbn.txt" "$out/bench-wgrad.txt" >> "$summary"
   REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
 fi

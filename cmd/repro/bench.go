@@ -27,6 +27,8 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	convAlgos := fs.String("conv-algos", "legacy", "cuda: where convolution algorithms come from: legacy (cudnnFind), graph (cuDNN backend API engines, TF32 tensor cores) or all (both, the fastest wins)")
 	fused := fs.Bool("fused-relu", true, "fuse each batch norm's ReLU, and a ResNet block's shortcut add before it, into the batch norm (false: they run as ops of their own, to measure the fusion)")
 	shared := fs.Bool("shared-bn-stats", true, "DenseNet: each channel's batch statistics computed once per step and shared by the batch norms that read it (false: every batch norm computes its own, to measure the sharing)")
+	wgradStream := fs.Bool("wgrad-stream", false, "cuda: run each convolution's weight gradient on a second stream beside its input gradient")
+	ourBN := fs.Bool("our-bn", false, "cuda: run every batch norm on repro's kernels, also the plain ones cuDNN's batch norm serves by default")
 	prof := fs.Bool("profile", false, "after each model, time every op of -steps more steps (each op waited for) and print where the time goes")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -38,7 +40,8 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		return usageErr("bench: -batch %d -steps %d -warmup %d -threads %d: want batch >= 2, steps >= 1, warmup and threads >= 0", *batch, *steps, *warmup, *threads)
 	}
 	open := func() (gpu.Backend, error) {
-		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict, NoGraphs: !*graphs, ConvAlgos: *convAlgos})
+		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict, NoGraphs: !*graphs, ConvAlgos: *convAlgos,
+			WGradStream: *wgradStream, OurBatchNorm: *ourBN})
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}

@@ -80,20 +80,14 @@ type Backend struct {
 	engines []*lib.EnginePlan
 	// events time the backend-API engines (timeConv), made on first use
 	events [2]lib.Event
-	// wgradStream runs each convolution's weight gradient on the side
-	// stream, beside its input gradient on b.stream ($REPRO_CUDA_WGRAD_STREAM=1;
-	// the two are independent, and the small convolutions of a CIFAR net
-	// leave most of the GPU idle). forkJoin orders the two streams (each
-	// Backward forks and joins), sideWS is the side's own workspace.
-	wgradStream bool
+	// side runs each convolution's weight gradient beside its input
+	// gradient on b.stream when opts.WGradStream. forkJoin orders the two
+	// streams (each Backward forks and joins), sideWS is the side's own
+	// workspace.
 	side        lib.Stream
 	forkJoin    [2]lib.Event
 	sideWS      lib.DevicePtr
 	sideWSBytes uint64
-	// ourBN runs every batch norm on our kernels, cuDNN's legacy batch norm
-	// included where it would take the call ($REPRO_CUDA_BN=ours: for
-	// measuring which is faster on packed tensors)
-	ourBN bool
 	// logAlgos prints each convolution's chosen algorithm ($REPRO_CUDA_ALGOS=1)
 	logAlgos bool
 	// recordings are the CUDA graphs made by Record, destroyed by Close
@@ -132,8 +126,7 @@ func New(opts gpu.Options) (gpu.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{opts: opts, libs: libs, logAlgos: os.Getenv("REPRO_CUDA_ALGOS") == "1", algos: map[algoKey]convChoice{},
-		ourBN: os.Getenv("REPRO_CUDA_BN") == "ours", wgradStream: os.Getenv("REPRO_CUDA_WGRAD_STREAM") == "1"}
+	b := &Backend{opts: opts, libs: libs, logAlgos: os.Getenv("REPRO_CUDA_ALGOS") == "1", algos: map[algoKey]convChoice{}}
 	if err := b.open(); err != nil {
 		b.Close()
 		return nil, err
@@ -171,7 +164,7 @@ func (b *Backend) open() error {
 	if b.dnn, err = b.ctx.NewDNN(b.stream); err != nil {
 		return err
 	}
-	if b.wgradStream {
+	if b.opts.WGradStream {
 		if b.side, err = b.ctx.NewStream(); err != nil {
 			return err
 		}
@@ -255,11 +248,11 @@ func (b *Backend) Describe() string {
 	default:
 		math += ", convolutions by cudnnFind"
 	}
-	if b.ourBN {
-		math += ", every batch norm on our kernels (REPRO_CUDA_BN=ours)"
+	if b.opts.OurBatchNorm {
+		math += ", every batch norm on our kernels"
 	}
-	if b.wgradStream {
-		math += ", weight gradients on a second stream (REPRO_CUDA_WGRAD_STREAM=1)"
+	if b.opts.WGradStream {
+		math += ", weight gradients on a second stream"
 	}
 	free, total, _ := b.ctx.MemGetInfo()
 	return fmt.Sprintf("cuda: GPU %d %s (%.1f of %.1f GiB free), %s, %s", b.opts.Device, b.name,

@@ -14,7 +14,7 @@ import (
 // fused, our kernels when one is a channel view (a DenseNet layer normalizes
 // a prefix of its block), which cuDNN's batch norm does not promise to take,
 // when a ReLU or shortcut is fused (which cuDNN's legacy batch norm cannot
-// do for FP32 NCHW), and everywhere with $REPRO_CUDA_BN=ours.
+// do for FP32 NCHW), and everywhere with Options.OurBatchNorm.
 type batchNorm struct {
 	b   *Backend
 	s   gpu.BatchNormSpec
@@ -130,9 +130,9 @@ func (bn *batchNorm) fused() bool { return bn.s.ReLU || bn.s.ResidualReLU }
 
 // cudnn says whether cuDNN's batch norm takes a call on these tensors:
 // packed ones (it does not promise to take channel views), unless
-// $REPRO_CUDA_BN=ours.
+// Options.OurBatchNorm.
 func (bn *batchNorm) cudnn(vs ...view) bool {
-	if bn.b.ourBN {
+	if bn.b.opts.OurBatchNorm {
 		return false
 	}
 	for _, v := range vs {

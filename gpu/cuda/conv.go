@@ -194,7 +194,7 @@ func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*con
 	if err := b.growWorkspace(p.wsSize); err != nil {
 		return nil, err
 	}
-	if dir == dirBackwardFilter && b.wgradStream {
+	if dir == dirBackwardFilter && b.opts.WGradStream {
 		if err := b.growBuffer(&b.sideWS, &b.sideWSBytes, p.wsSize, "side-stream workspace"); err != nil {
 			return nil, err
 		}
@@ -685,7 +685,7 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	data := func() error {
 		return c.run(dirBackwardData, pd, pd.engine, pd.algo, vdx, vdy, wp, vdx.ptr, b.workspace, b.workspaceBytes, accumulate)
 	}
-	if pd == nil || !b.wgradStream {
+	if pd == nil || !b.opts.WGradStream {
 		if err := filter(b.workspace, b.workspaceBytes); err != nil || pd == nil {
 			return err
 		}

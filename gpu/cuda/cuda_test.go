@@ -91,12 +91,36 @@ func TestConformanceTF32(t *testing.T) {
 	}
 }
 
+// TestConformanceOurBatchNorm holds the batch norms to the reference with
+// Options.OurBatchNorm, which moves the plain ones off cuDNN onto our kernels.
+func TestConformanceOurBatchNorm(t *testing.T) {
+	b := open(t, gpu.Options{StrictFP32: true, Deterministic: true, OurBatchNorm: true})
+	for _, c := range gputest.Cases() {
+		if strings.HasPrefix(c.Name, "batchnorm/") {
+			t.Run(c.Name, func(t *testing.T) {
+				if err := c.Check(b, 1e-5); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+}
+
+// switches are the Options.WGradStream and OurBatchNorm settings the
+// whole-net tests run under, by name.
+func switches() map[string]gpu.Options {
+	return map[string]gpu.Options{"": {}, "wgrad-stream": {WGradStream: true}, "our-bn": {OurBatchNorm: true}}
+}
+
 // TestModelParity runs whole small nets forward and backward on the CPU and
 // on the GPU from the same weights and batch and compares logits and every
-// gradient.
+// gradient, under each of switches.
 func TestModelParity(t *testing.T) {
 	for _, algos := range convAlgos() {
-		t.Run(algos, func(t *testing.T) { modelParity(t, open(t, gpu.Options{StrictFP32: true, ConvAlgos: algos})) })
+		for name, o := range switches() {
+			o.StrictFP32, o.ConvAlgos = true, algos
+			t.Run(strings.TrimSuffix(algos+"/"+name, "/"), func(t *testing.T) { modelParity(t, open(t, o)) })
+		}
 	}
 }
 
@@ -191,15 +215,16 @@ func wide(v []float32) []float64 {
 // same steps recorded once as a CUDA graph and replayed, and wants the same
 // weights bit for bit: for a ResNet, and for a DenseNet with dropout, whose
 // replays must draw each step's masks from the seed stored before them (a
-// replay that kept the recorded step's masks trains differently). It also
-// checks that an op that waits for the device
-// fails the recording and leaves the backend working, and that NoGraphs
-// turns recording off.
+// replay that kept the recorded step's masks trains differently); under each
+// of switches. It also checks that an op that waits for the device fails the
+// recording and leaves the backend working, and that NoGraphs turns
+// recording off.
 func TestRecordedStepMatchesDirect(t *testing.T) {
 	for _, algos := range convAlgos() {
-		t.Run(algos, func(t *testing.T) {
-			recordedStepMatchesDirect(t, open(t, gpu.Options{StrictFP32: true, Deterministic: true, ConvAlgos: algos}))
-		})
+		for name, o := range switches() {
+			o.StrictFP32, o.Deterministic, o.ConvAlgos = true, true, algos
+			t.Run(strings.TrimSuffix(algos+"/"+name, "/"), func(t *testing.T) { recordedStepMatchesDirect(t, open(t, o)) })
+		}
 	}
 }
 

@@ -68,16 +68,13 @@ func fakeLibrariesChild(t *testing.T) {
 			Init: "fan_out"},
 	}
 	runs := 0
-	for _, v := range []struct{ algos, bn, wgrad string }{
-		{"legacy", "", ""}, {"graph", "", ""}, {"all", "", ""}, {"legacy", "ours", ""}, {"legacy", "", "1"}, {"graph", "", "1"},
+	for _, opts := range []gpu.Options{
+		{ConvAlgos: "legacy"}, {ConvAlgos: "graph"}, {ConvAlgos: "all"}, {ConvAlgos: "legacy", OurBatchNorm: true},
+		{ConvAlgos: "legacy", WGradStream: true}, {ConvAlgos: "graph", WGradStream: true},
 	} {
-		algos := v.algos
-		// read by New (in a child process of its own)
-		os.Setenv("REPRO_CUDA_BN", v.bn)
-		os.Setenv("REPRO_CUDA_WGRAD_STREAM", v.wgrad)
 		for variant := 0; variant < 4; variant++ { // fused or not, statistics shared or not
 			unfused, perLayer := variant&1 == 1, variant&2 == 2
-			b, err := cuda.New(gpu.Options{ConvAlgos: algos})
+			b, err := cuda.New(opts)
 			if err != nil {
 				t.Fatalf("cuda.New on the fake libraries: %v", err)
 			}
@@ -87,8 +84,7 @@ func fakeLibrariesChild(t *testing.T) {
 			for name, cfg := range tiny {
 				cfg.UnfusedReLU, cfg.PerLayerBNStats = unfused, perLayer
 				if err := fakeStep(b, cfg); err != nil {
-					t.Errorf("%s, -conv-algos %s, REPRO_CUDA_BN=%q, REPRO_CUDA_WGRAD_STREAM=%q, unfused %v, per-layer statistics %v: %v",
-						name, algos, v.bn, v.wgrad, unfused, perLayer, err)
+					t.Errorf("%s, options %+v, unfused %v, per-layer statistics %v: %v", name, opts, unfused, perLayer, err)
 				}
 				runs++
 			}
@@ -100,9 +96,7 @@ func fakeLibrariesChild(t *testing.T) {
 	// whole training steps as train runs them: the data set on the device,
 	// batches built there, the step recorded as a CUDA graph and replayed
 	// (with the side stream: its fork and join inside the recording)
-	os.Setenv("REPRO_CUDA_BN", "")
-	os.Setenv("REPRO_CUDA_WGRAD_STREAM", "1")
-	b, err := cuda.New(gpu.Options{ConvAlgos: "all"})
+	b, err := cuda.New(gpu.Options{ConvAlgos: "all", WGradStream: true})
 	if err != nil {
 		t.Fatalf("cuda.New on the fake libraries: %v", err)
 	}
@@ -136,7 +130,6 @@ func fakeLibrariesChild(t *testing.T) {
 // dx, dw runs on the main stream alone. Streams are numbered in the child
 // (FAKE_NUMBERED_STREAMS): the backend's main stream is made first.
 func fakeWgradStreamJoins(t *testing.T) {
-	os.Setenv("REPRO_CUDA_WGRAD_STREAM", "1")
 	libs, err := lib.Load(strings.Split(os.Getenv("REPRO_CUDA_LIBS"), ":"))
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +142,7 @@ func fakeWgradStreamJoins(t *testing.T) {
 		return strings.Split(strings.TrimSuffix(h, "\n"), "\n")
 	}
 	history()
-	b, err := cuda.New(gpu.Options{})
+	b, err := cuda.New(gpu.Options{WGradStream: true})
 	if err != nil {
 		t.Fatalf("cuda.New on the fake libraries: %v", err)
 	}
