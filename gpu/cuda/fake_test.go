@@ -117,6 +117,25 @@ func fakeLibrariesChild(t *testing.T) {
 				t.Errorf("bench %s: %s", m, n) // a recording that failed and fell back
 			}
 		}
+		if r.AllocsPerStep != 0 {
+			t.Errorf("bench %s: a replayed step allocates %v times", m, r.AllocsPerStep)
+		}
+		runs++
+	}
+	// without graphs every op's Go code runs each step (as in -graphs=false):
+	// it must not allocate either
+	nb, err := cuda.New(gpu.Options{ConvAlgos: "all", WGradStream: true, NoGraphs: true})
+	if err != nil {
+		t.Fatalf("cuda.New on the fake libraries: %v", err)
+	}
+	defer nb.Close()
+	for _, m := range []string{"resnet20", "densenet-bc100"} {
+		r, err := train.Bench(nb, train.BenchConfig(m, 8), 2, 3)
+		if err != nil {
+			t.Errorf("bench %s without graphs: %v", m, err)
+		} else if r.AllocsPerStep != 0 {
+			t.Errorf("bench %s without graphs: a step allocates %v times (%v bytes)", m, r.AllocsPerStep, r.BytesPerStep)
+		}
 		runs++
 	}
 	t.Logf("fake libraries: %d nets planned and stepped", runs)
