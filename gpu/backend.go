@@ -428,6 +428,13 @@ type Backend interface {
 	BuildBatch(x Tensor, labels IntSlice, d Dataset, order IntSlice, start int, aug Augment) error
 }
 
+// Reporter is implemented by backends with something to say after a run
+// that Describe, said at the start, cannot (CUDA: how each convolution's
+// algorithm was chosen). Report is one line.
+type Reporter interface {
+	Report() string
+}
+
 // Recorder is implemented by backends that can record a fixed sequence of
 // ops once and replay it with almost no host work per op (CUDA graphs). A
 // training step of a small CIFAR net is hundreds of short ops, so issuing

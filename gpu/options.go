@@ -32,7 +32,9 @@ type Options struct {
 	// kernels, including the plain ones on whole tensors that cuDNN's
 	// legacy batch norm serves otherwise (to measure which is faster).
 	OurBatchNorm bool
-	// Log receives one-line notes (library versions, fallbacks); nil drops them.
+	// Log receives one-line notes (a convolution that fell back to another
+	// algorithm source, say); nil drops them. Describe is not among them:
+	// callers print it.
 	Log func(string)
 }
 

@@ -165,6 +165,10 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 		res.Rows = append(res.Rows, row)
+		if rep, ok := r.Backend.(gpu.Reporter); ok && epoch == res.ResumedFrom {
+			// after a first epoch every op has been planned
+			r.logf("%s: %s %s", r.Name, r.Backend.Name(), rep.Report())
+		}
 		if used := r.Backend.MemoryInUse(); used > planned {
 			// convolution workspaces are sized by the algorithm searches of the first step
 			r.logf("%s: %s memory in use after the first steps: %.0f MiB", r.Name, r.Backend.Name(), float64(used)/(1<<20))

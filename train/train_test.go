@@ -450,6 +450,27 @@ func TestDropoutSeedPerStep(t *testing.T) {
 	}
 }
 
+// reporting gives the CPU backend gpu.Reporter's method.
+type reporting struct{ gpu.Backend }
+
+func (reporting) Report() string { return "convolution algorithms: all of them" }
+
+// TestRunLogsReport: a backend's report is logged once, after the first
+// epoch, when everything has been planned.
+func TestRunLogsReport(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Epochs = 2
+	var logs []string
+	_, err := (&Run{Name: "r", Dir: t.TempDir(), Config: cfg, Backend: reporting{newCPU(t)}, Source: Source{Train: synthetic(32, 32, 1), Test: synthetic(20, 32, 2)},
+		Log: func(s string) { logs = append(logs, s) }}).Execute(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.Join(logs, "\n"), "r: cpu convolution algorithms: all of them"); n != 1 {
+		t.Errorf("the report was logged %d times, want once:\n%s", n, strings.Join(logs, "\n"))
+	}
+}
+
 // TestFinished: only a checkpoint of the same recipe at its last epoch
 // counts as finished.
 func TestFinished(t *testing.T) {

@@ -39,9 +39,18 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	if *batch < 2 || *steps < 1 || *warmup < 0 || *threads < 0 {
 		return usageErr("bench: -batch %d -steps %d -warmup %d -threads %d: want batch >= 2, steps >= 1, warmup and threads >= 0", *batch, *steps, *warmup, *threads)
 	}
+	// the backend's notes (a convolution's fallback, say), printed after
+	// the model's row, each as a comment line
+	var notes []string
+	flush := func(prefix string) {
+		for _, n := range notes {
+			fmt.Fprintf(stdout, "# %s%s\n", prefix, n)
+		}
+		notes = notes[:0]
+	}
 	open := func() (gpu.Backend, error) {
 		b, note, err := backends.Open(*backend, gpu.Options{Threads: *threads, StrictFP32: *strict, NoGraphs: !*graphs, ConvAlgos: *convAlgos,
-			WGradStream: *wgradStream, OurBatchNorm: *ourBN})
+			WGradStream: *wgradStream, OurBatchNorm: *ourBN, Log: func(s string) { notes = append(notes, s) }})
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}
@@ -56,6 +65,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, "#", b.Describe())
+	flush("")
 	if *fused {
 		fmt.Fprintln(stdout, "# each batch norm's ReLU (and a ResNet block's shortcut add) fused into it")
 	} else {
@@ -76,15 +86,17 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		cfg.UnfusedReLU = !*fused
 		cfg.PerLayerBNStats = !*shared
 		r, err := train.Bench(b, cfg, *warmup, *steps)
+		if rep, ok := b.(gpu.Reporter); ok && err == nil {
+			notes = append(notes, rep.Report())
+		}
 		b.Close()
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", m, err)
 		}
 		fmt.Fprintf(stdout, "%-8s %-16s %6d %10d %12.1f %10.2f %10.2f %10.1f %10.1f %10.1f %10.1f %8.0f %12.1f\n", b.Name(), m, r.Batch, r.Params,
 			r.ImagesPerSec, 1000*r.MedianSeconds, 1000*r.IssueSeconds, r.PipelinedImagesPerSec, r.EvalImagesPerSec, r.ScheduleSeconds(164, 50000, 10000)/60, r.TrainGFLOPs, float64(r.MemoryBytes)/(1<<20), r.AllocsPerStep)
-		for _, n := range r.Notes {
-			fmt.Fprintf(stdout, "# %s %s: %s\n", b.Name(), m, n)
-		}
+		notes = append(notes, r.Notes...)
+		flush(b.Name() + " " + m + ": ")
 		if *prof {
 			if b, err = open(); err != nil {
 				return err
@@ -96,6 +108,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "# %s, %s: where a step's time goes (%d steps, every op waited for)\n", b.Name(), m, *steps)
 			p.Write(stdout, *steps)
+			flush(b.Name() + " " + m + " (profile): ")
 		}
 	}
 	return nil

@@ -247,6 +247,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 	open := func(device int) (gpu.Backend, error) {
 		b, note, err := backends.Open(o.backend, gpu.Options{
 			Threads: o.threads, Device: device, StrictFP32: o.strictFP32, Deterministic: o.determin, NoGraphs: !o.graphs, ConvAlgos: o.convAlgos,
+			Log: disp.log,
 		})
 		if err != nil {
 			return nil, usageErr("%v", err)

@@ -88,6 +88,8 @@ type Backend struct {
 	forkJoin    [2]lib.Event
 	sideWS      lib.DevicePtr
 	sideWSBytes uint64
+	// convChoices counts how convolution algorithms were chosen
+	convChoices ConvChoices
 	// logAlgos prints each convolution's chosen algorithm ($REPRO_CUDA_ALGOS=1)
 	logAlgos bool
 	// recordings are the CUDA graphs made by Record, destroyed by Close
@@ -222,9 +224,6 @@ func (b *Backend) open() error {
 		return err
 	}
 	b.args = lib.NewArgs()
-	if b.opts.Log != nil {
-		b.opts.Log(b.Describe())
-	}
 	return nil
 }
 

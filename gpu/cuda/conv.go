@@ -96,6 +96,37 @@ type convChoice struct {
 	engine *lib.EnginePlan
 }
 
+// ConvChoices counts how the convolutions' algorithms were chosen, one count
+// per shape, direction and layout searched (layers that share all three
+// share one search).
+type ConvChoices struct {
+	// Engines and Legacy count the choices of a backend-API engine and of
+	// a cudnnFind algorithm.
+	Engines, Legacy int
+	// Fallbacks counts the searches under -conv-algos graph or all where
+	// the backend API offered no usable engine, so that cudnnFind's
+	// algorithm was taken; FirstFallback is the first one's reason.
+	Fallbacks     int
+	FirstFallback string
+}
+
+// ConvChoices says how this backend's convolution algorithms were chosen so
+// far: under -conv-algos graph, a GPU test or a bench can tell engines that
+// ran from a backend API that failed everywhere and fell back in silence.
+func (b *Backend) ConvChoices() ConvChoices { return b.convChoices }
+
+var _ gpu.Reporter = (*Backend)(nil)
+
+// Report is a one-line summary of ConvChoices (gpu.Reporter).
+func (b *Backend) Report() string {
+	c := b.convChoices
+	s := fmt.Sprintf("convolution algorithms: %d backend-API engines, %d cudnnFind", c.Engines, c.Legacy)
+	if c.Fallbacks > 0 {
+		s += fmt.Sprintf(" (%d where the backend API had no usable engine; first: %s)", c.Fallbacks, c.FirstFallback)
+	}
+	return s
+}
+
 func (r convChoice) workspace() uint64 {
 	if r.engine != nil {
 		return r.engine.Workspace
@@ -184,6 +215,11 @@ func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*con
 			return nil, err
 		}
 		b.algos[key2] = r
+		if r.engine != nil {
+			b.convChoices.Engines++
+		} else {
+			b.convChoices.Legacy++
+		}
 	}
 	p.engine, p.algo, p.wsSize = r.engine, r.perf.Algo, r.workspace()
 	if r.engine == nil {
@@ -225,7 +261,12 @@ func (c *conv) choose(dir int, p *convPlan, a, cv view, w lib.DevicePtr, accumul
 		return convChoice{}, fmt.Errorf("%w (and the backend API: %v)", err, engineErr)
 	}
 	if engineErr != nil {
-		b.note(fmt.Sprintf("cuda conv %s %s: backend API: %v; using the legacy algorithm", c.describe(a.n), dirName(dir), engineErr))
+		// noted once; ConvChoices counts them all
+		why := fmt.Sprintf("cuda conv %s %s: backend API: %v", c.describe(a.n), dirName(dir), engineErr)
+		if b.convChoices.Fallbacks++; b.convChoices.Fallbacks == 1 {
+			b.convChoices.FirstFallback = why
+			b.note(why + "; using cudnnFind's algorithm (later fallbacks are counted, not noted: Report)")
+		}
 		return convChoice{perf: r}, nil
 	}
 	// "all": time the legacy choice the way the engines were timed

@@ -75,7 +75,21 @@ func TestConformanceStrictFP32(t *testing.T) {
 			b := open(t, gpu.Options{StrictFP32: true, Deterministic: true, ConvAlgos: algos})
 			t.Log(b.Describe())
 			gputest.Run(t, b, 1e-5)
+			usedEngines(t, b, algos)
 		})
+	}
+}
+
+// usedEngines logs how b chose its convolution algorithms and, under
+// -conv-algos graph, fails unless backend-API engines ran: a backend API
+// that failed everywhere falls back to cudnnFind, and every value would
+// still pass.
+func usedEngines(t *testing.T, b gpu.Backend, algos string) {
+	t.Helper()
+	cb := b.(*cuda.Backend)
+	t.Log(cb.Report())
+	if c := cb.ConvChoices(); algos == "graph" && c.Engines == 0 {
+		t.Errorf("-conv-algos graph planned no backend-API engine: %s", cb.Report())
 	}
 }
 
@@ -86,7 +100,9 @@ func convAlgos() []string { return []string{"legacy", "graph"} }
 func TestConformanceTF32(t *testing.T) {
 	for _, algos := range convAlgos() {
 		t.Run(algos, func(t *testing.T) {
-			gputest.Run(t, open(t, gpu.Options{ConvAlgos: algos}), 2e-3)
+			b := open(t, gpu.Options{ConvAlgos: algos})
+			gputest.Run(t, b, 2e-3)
+			usedEngines(t, b, algos)
 		})
 	}
 }
@@ -119,7 +135,11 @@ func TestModelParity(t *testing.T) {
 	for _, algos := range convAlgos() {
 		for name, o := range switches() {
 			o.StrictFP32, o.ConvAlgos = true, algos
-			t.Run(strings.TrimSuffix(algos+"/"+name, "/"), func(t *testing.T) { modelParity(t, open(t, o)) })
+			t.Run(strings.TrimSuffix(algos+"/"+name, "/"), func(t *testing.T) {
+				b := open(t, o)
+				modelParity(t, b)
+				usedEngines(t, b, algos)
+			})
 		}
 	}
 }

@@ -4,6 +4,7 @@ package cuda_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,6 +89,12 @@ func fakeLibrariesChild(t *testing.T) {
 				}
 				runs++
 			}
+			// every search of these modes took its own kind of algorithm
+			c := b.(*cuda.Backend).ConvChoices()
+			if c.Engines+c.Legacy == 0 || c.Fallbacks > 0 ||
+				(opts.ConvAlgos == "legacy" && c.Engines > 0) || (opts.ConvAlgos == "graph" && c.Legacy > 0) {
+				t.Errorf("options %+v: %s", opts, b.(gpu.Reporter).Report())
+			}
 			if err := b.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}
@@ -138,8 +145,36 @@ func fakeLibrariesChild(t *testing.T) {
 		}
 		runs++
 	}
+	runs += fakeEnginesFail(t, tiny["densenet-bc10"])
 	t.Logf("fake libraries: %d nets planned and stepped", runs)
 	fakeWgradStreamJoins(t)
+}
+
+// fakeEnginesFail runs cfg under -conv-algos graph with a backend API that
+// finalizes no plan: every search falls back to cudnnFind, the first one is
+// noted once, and ConvChoices counts them all.
+func fakeEnginesFail(t *testing.T, cfg model.Config) int {
+	os.Setenv("FAKE_ENGINES_FAIL", "1")
+	defer os.Unsetenv("FAKE_ENGINES_FAIL")
+	var notes []string
+	b, err := cuda.New(gpu.Options{ConvAlgos: "graph", Log: func(s string) { notes = append(notes, s) }})
+	if err != nil {
+		t.Fatalf("cuda.New on the fake libraries: %v", err)
+	}
+	defer b.Close()
+	if err := fakeStep(b, cfg); err != nil {
+		t.Errorf("with no engine: %v", err)
+	}
+	c := b.(*cuda.Backend).ConvChoices()
+	report := b.(gpu.Reporter).Report()
+	if c.Engines != 0 || c.Legacy == 0 || c.Fallbacks != c.Legacy || !strings.Contains(c.FirstFallback, "FAKE_ENGINES_FAIL") ||
+		!strings.Contains(report, fmt.Sprintf("%d where the backend API had no usable engine", c.Fallbacks)) {
+		t.Errorf("with no engine: %+v, report %q", c, report)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "FAKE_ENGINES_FAIL") {
+		t.Errorf("with no engine, the notes: %q, want one naming the first fallback", notes)
+	}
+	return 1
 }
 
 // fakeWgradStreamJoins checks the order of a convolution Backward's calls

@@ -555,7 +555,9 @@ int cudnnBatchNormalizationBackward(cudnnHandle_t h, int mode, const void *ad, c
  * finalize needs the required attributes and, for a convolution, tensors
  * whose sizes agree. The heuristics offer engines 0-2 (mode A) and 1, 3, 4
  * (fallback): 0 has the tensor-core note, 2 the nondeterministic one, 3 fails
- * to finalize its plan, 4 compiles at run time. cudnnGetErrorString(77777)
+ * to finalize its plan, 4 compiles at run time; with FAKE_ENGINES_FAIL set,
+ * no plan finalizes (a backend API with no engine for any graph, which the
+ * backend must survive on cudnnFind's algorithms). cudnnGetErrorString(77777)
  * returns "live=N", the number of descriptors not yet destroyed. */
 enum { T_HANDLE = 0, T_DATA_TYPE = 1, T_INT64 = 3, T_FLOAT = 4, T_VOID_PTR = 6, T_CONV_MODE = 7, T_HEUR_MODE = 8,
        T_NUM_NOTE = 11, T_DESC = 15, T_BEHAVIOR = 19 };
@@ -716,6 +718,7 @@ int cudnnBackendFinalize(void *p) {
         NEED_CTX(c);
         s = need(d, names, 2);
         if (s == 0 && attr_desc(d, 401)->engine == 3) s = be_fail(3000, "fake engine 3 does not support this graph");
+        if (s == 0 && getenv("FAKE_ENGINES_FAIL") != NULL) s = be_fail(3000, "FAKE_ENGINES_FAIL: no engine supports this graph");
         if (s == 0) d->engine = attr_desc(d, 401)->engine;
         break;
     }
