@@ -346,7 +346,8 @@ type Backend interface {
 	ZeroTensor(t Tensor) error
 	// SetSeed stores seed in dst (2 elements: the low 32 bits, then the
 	// high), in order with the ops issued around it, for the dropout ops
-	// that read it (DropoutSeed).
+	// that read it (DropoutSeed). Issue it outside a Recorder's Record: a
+	// recording would keep the value and every replay store it again.
 	SetSeed(dst IntSlice, seed uint64) error
 	// Copy copies src into dst (dst = src); the shapes must match.
 	Copy(dst, src Tensor) error

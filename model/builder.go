@@ -59,14 +59,24 @@ func (bl *builder) add(l layer) {
 	}
 }
 
-// dropoutSeed is the seed of the next dropout op: the net's step seed,
-// salted with the op's number so that no two ops share a mask.
+// dropoutSeed is the seed of the next dropout op: the net's step seed
+// (allocated with the first dropout op), salted with the op's number so that
+// no two ops share a mask.
 func (bl *builder) dropoutSeed() gpu.DropoutSeed {
 	bl.dropouts++
 	s := gpu.DropoutSeed{Salt: uint64(bl.dropouts)}
-	if bl.net != nil {
-		s.Step = bl.net.stepSeed
+	if bl.net == nil || bl.err != nil {
+		return s
 	}
+	if bl.net.stepSeed.Buf == nil {
+		cell, err := bl.b.AllocInt(2)
+		if err != nil {
+			bl.fail(fmt.Errorf("dropout seed: %w", err))
+			return s
+		}
+		bl.net.stepSeed = cell
+	}
+	s.Step = bl.net.stepSeed
 	return s
 }
 

@@ -377,3 +377,39 @@ func TestSharedBNStatsMatchPerLayer(t *testing.T) {
 		})
 	}
 }
+
+// TestDropoutFollowsSeed: a net with dropout draws its training masks from
+// the seed SetSeed stored last (the same seed, the same logits; another,
+// others); nets without dropout ops, ResNets with Dropout set included,
+// have no seed to store.
+func TestDropoutFollowsSeed(t *testing.T) {
+	b := cpuBackend(t)
+	r, _ := model.Preset("resnet8")
+	r.Dropout = 0.2
+	for name, c := range map[string]model.Config{"resnet8 (Dropout ignored)": r, "densenet-bc10": tiny()["densenet-bc10"]} {
+		if net := tinyNet(t, b, c, 2, 1, 2); net.UsesDropout() {
+			t.Errorf("%s: UsesDropout", name)
+		}
+	}
+	net := tinyNet(t, b, tiny()["densenet-bc10-dropout"], 2, 1, 2)
+	if !net.UsesDropout() {
+		t.Fatal("densenet-bc10-dropout: !UsesDropout")
+	}
+	logits := func(seed uint64) []float32 {
+		if err := errors.Join(net.SetSeed(seed), net.Forward(true)); err != nil {
+			t.Fatal(err)
+		}
+		v := make([]float32, net.Logits.Elems())
+		if err := b.DownloadTensor(v, net.Logits); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, again, other := logits(5), logits(5), logits(6)
+	if !slices.Equal(a, again) {
+		t.Error("the same seed gave other logits")
+	}
+	if slices.Equal(a, other) {
+		t.Error("another seed gave the same logits")
+	}
+}

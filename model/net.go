@@ -30,7 +30,7 @@ type Net struct {
 
 	layers []layer
 	// stepSeed holds the seed of the dropout masks (SetSeed); allocated
-	// only when the net has dropout
+	// by the builder's first dropout op, so only when the net has one
 	stepSeed gpu.IntSlice
 }
 
@@ -69,11 +69,6 @@ func New(b gpu.Backend, c Config, batch int) (*Net, error) {
 	if bl.saved, err = b.Alloc(dry.nSaved); err != nil {
 		return nil, fmt.Errorf("model %s: saved statistics: %w", c.Name(), err)
 	}
-	if n.UsesDropout() {
-		if n.stepSeed, err = b.AllocInt(2); err != nil {
-			return nil, fmt.Errorf("model %s: dropout seed: %w", c.Name(), err)
-		}
-	}
 	if err := bl.build(); err != nil {
 		return nil, fmt.Errorf("model %s: %w", c.Name(), err)
 	}
@@ -97,8 +92,9 @@ func (n *Net) Forward(train bool) error {
 // SetSeed stores the seed that the dropout of the next training-mode Forward
 // and its Backward draw their masks from (nothing, in a net without
 // dropout). It is an op on the backend, issued in order with the others:
-// called before replaying a recorded Forward, it gives the replay new masks,
-// and it must not be called between a Forward and its Backward.
+// called before replaying a recorded Forward, it gives the replay new masks.
+// It must not be called between a Forward and its Backward, nor inside a
+// recording (which would keep the value it stored).
 func (n *Net) SetSeed(seed uint64) error {
 	if n.stepSeed.Buf == nil {
 		return nil
@@ -106,10 +102,9 @@ func (n *Net) SetSeed(seed uint64) error {
 	return n.B.SetSeed(n.stepSeed, seed)
 }
 
-// UsesDropout reports whether Forward in training mode depends on its seed
-// (the net has dropout), so that two steps with different seeds differ.
-// (ResNets ignore Cfg.Dropout.)
-func (n *Net) UsesDropout() bool { return n.Cfg.Arch == "densenet" && n.Cfg.Dropout > 0 }
+// UsesDropout reports whether the net has dropout ops, so that a training
+// Forward depends on the seed SetSeed stored. (ResNets ignore Cfg.Dropout.)
+func (n *Net) UsesDropout() bool { return n.stepSeed.Buf != nil }
 
 // Backward propagates DLogits back through the last training-mode Forward,
 // accumulating parameter gradients into Grads.

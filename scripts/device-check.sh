@@ -21,9 +21,9 @@
 #      (ablations) the batch norms' fused ReLU and shortcut add against
 #      separate ops (-fused-relu=false), DenseNet's shared batch statistics
 #      against per-layer ones (-shared-bn-stats=false), our batch-norm
-#      kernels against cuDNN's where cuDNN's runs (-our-bn; its parity is in
-#      step 2), the weight gradients on a second stream (-wgrad-stream,
-#      likewise), and each convolution engine's time (REPRO_CUDA_ALGOS=1)
+#      kernels against cuDNN's where cuDNN's runs (-our-bn), the weight
+#      gradients on a second stream (-wgrad-stream), the parity of both
+#      first, and each convolution engine's time (REPRO_CUDA_ALGOS=1)
 #   5. (only when named in STEPS) profile: where our step's time goes;
 #      nographs, kernels, nhwc: see below
 # The summary is OUTDIR/summary.txt; the exit status is non-zero when a step failed.
@@ -86,7 +86,9 @@ if want parity; then
   REPRO_REQUIRE_GPU=1 step bindings 60 "$bin/cudalib.test" -test.run '^TestGPU' -test.v
   # (TestFakeLibraries runs the backend on the fake libraries, with gcc and
   # the source tree: a check for machines without a GPU, which CI runs)
-  REPRO_REQUIRE_GPU=1 step parity 300 "$bin/cuda.test" -test.v -test.timeout 290s -test.skip '^TestFakeLibraries$'
+  # (the TestSwitches* tests, parity with the switches that ablations
+  # measure, run there in a step of their own)
+  REPRO_REQUIRE_GPU=1 step parity 300 "$bin/cuda.test" -test.v -test.timeout 290s -test.skip '^(TestFakeLibraries|TestSwitches.*)$'
   grep -hE '^(--- FAIL|FAIL|ok|PASS)' "$out/bindings.txt" "$out/parity.txt" | tail -n 30 >> "$summary"
 fi
 
@@ -175,9 +177,12 @@ fi
 # shortcut add (our kernels) against cuDNN's batch norm and separate ops;
 # DenseNet's batch statistics shared against computed per layer; our
 # batch-norm kernels where cuDNN's takes the call; each convolution's weight
-# gradient on a second stream beside its input gradient (the parity step
-# runs whole nets and recorded steps with both switches); each engine's time
+# gradient on a second stream beside its input gradient (their parity first:
+# whole nets, recorded steps, and for -our-bn the batch-norm cases); each
+# engine's time
 if want ablations; then
+  REPRO_REQUIRE_GPU=1 step parity-switches 180 "$bin/cuda.test" -test.v -test.timeout 170s -test.run '^TestSwitches'
+  grep -hsE '^(--- FAIL|FAIL|ok|PASS)' "$out/parity-switches.txt" | tail -n 10 >> "$summary"
   step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-perlayer 60 "$bin/repro" bench -backend cuda -conv-algos all -shared-bn-stats=false -models densenet-bc100 -steps 20 -warmup 5
   step bench-ourbn 60 "$bin/repro" bench -backend cuda -conv-algos all -our-bn -models resnet56 -steps 20 -warmup 5

@@ -82,12 +82,25 @@ func sameRows(t *testing.T, a, b []EpochRow) {
 }
 
 // TestResumeMatchesUninterrupted kills a run inside its second epoch, reruns
-// it, and expects the numbers and the weights of a run never interrupted.
+// it, and expects the numbers and the weights of a run never interrupted:
+// for a ResNet on a static pool, and for a DenseNet with dropout, whose
+// resumed steps must draw the masks the uninterrupted run drew.
 func TestResumeMatchesUninterrupted(t *testing.T) {
-	b := newCPU(t)
-	src := Source{Train: synthetic(160, 32, 1), Test: synthetic(40, 32, 2)}
 	cfg := tinyConfig()
 	cfg.Augment.Copies = 2 // static pool too
+	t.Run("resnet8-static-pool", func(t *testing.T) { resumeMatchesUninterrupted(t, cfg, 160) })
+	cfg = tinyConfig()
+	for _, kv := range []string{"model=densenet-bc10", "arch.growth=4", "arch.dropout=0.2"} {
+		if err := cfg.Set(kv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("densenet-bc10-dropout", func(t *testing.T) { resumeMatchesUninterrupted(t, cfg, 64) })
+}
+
+func resumeMatchesUninterrupted(t *testing.T, cfg Config, trainImages int) {
+	b := newCPU(t)
+	src := Source{Train: synthetic(trainImages, 32, 1), Test: synthetic(40, 32, 2)}
 	dirA, dirB := t.TempDir(), t.TempDir()
 
 	a := &Run{Name: "a", Dir: dirA, Config: cfg, Backend: b, Source: src}
@@ -338,6 +351,16 @@ type fakeRecorder struct {
 	gpu.Backend
 	records, replays int
 	fail             error
+	replaying        bool
+}
+
+// SetSeed fails inside a replay: a CUDA graph would hold the value it was
+// recorded with, and every replay would draw the recorded step's masks.
+func (f *fakeRecorder) SetSeed(dst gpu.IntSlice, seed uint64) error {
+	if f.replaying {
+		return errors.New("SetSeed inside a recording: a replay would store the recorded value")
+	}
+	return f.Backend.SetSeed(dst, seed)
 }
 
 type fakeRecording struct {
@@ -353,8 +376,13 @@ func (f *fakeRecorder) Record(ops func() error) (gpu.Recording, error) {
 	return &fakeRecording{f: f, ops: ops}, nil
 }
 
-func (r *fakeRecording) Replay() error { r.f.replays++; return r.ops() }
-func (r *fakeRecording) Close() error  { return nil }
+func (r *fakeRecording) Replay() error {
+	r.f.replays++
+	r.f.replaying = true
+	defer func() { r.f.replaying = false }()
+	return r.ops()
+}
+func (r *fakeRecording) Close() error { return nil }
 
 // TestRecordedStepsMatchDirect trains with and without a recorder, and with
 // one whose recording fails, and wants the same rows and weights from all:

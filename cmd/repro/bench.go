@@ -91,6 +91,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		}
 		b.Close()
 		if err != nil {
+			flush(b.Name() + " " + m + ": ") // a fallback's reason may explain it
 			return fmt.Errorf("bench %s: %w", m, err)
 		}
 		fmt.Fprintf(stdout, "%-8s %-16s %6d %10d %12.1f %10.2f %10.2f %10.1f %10.1f %10.1f %10.1f %8.0f %12.1f\n", b.Name(), m, r.Batch, r.Params,

@@ -107,9 +107,14 @@ func TestConformanceTF32(t *testing.T) {
 	}
 }
 
-// TestConformanceOurBatchNorm holds the batch norms to the reference with
-// Options.OurBatchNorm, which moves the plain ones off cuDNN onto our kernels.
-func TestConformanceOurBatchNorm(t *testing.T) {
+// The tests named TestSwitches* run what the tests above run with the
+// switches a device check measures (Options.WGradStream, OurBatchNorm) on,
+// so that the check can give them a step and a time limit of their own.
+
+// TestSwitchesConformanceOurBatchNorm holds the batch norms to the reference
+// with Options.OurBatchNorm, which moves the plain ones off cuDNN onto our
+// kernels.
+func TestSwitchesConformanceOurBatchNorm(t *testing.T) {
 	b := open(t, gpu.Options{StrictFP32: true, Deterministic: true, OurBatchNorm: true})
 	for _, c := range gputest.Cases() {
 		if strings.HasPrefix(c.Name, "batchnorm/") {
@@ -122,26 +127,36 @@ func TestConformanceOurBatchNorm(t *testing.T) {
 	}
 }
 
-// switches are the Options.WGradStream and OurBatchNorm settings the
-// whole-net tests run under, by name.
+// switches are the Options.WGradStream and OurBatchNorm settings of the
+// TestSwitches* tests, by name.
 func switches() map[string]gpu.Options {
-	return map[string]gpu.Options{"": {}, "wgrad-stream": {WGradStream: true}, "our-bn": {OurBatchNorm: true}}
+	return map[string]gpu.Options{"wgrad-stream": {WGradStream: true}, "our-bn": {OurBatchNorm: true}}
 }
 
 // TestModelParity runs whole small nets forward and backward on the CPU and
 // on the GPU from the same weights and batch and compares logits and every
-// gradient, under each of switches.
+// gradient.
 func TestModelParity(t *testing.T) {
 	for _, algos := range convAlgos() {
+		t.Run(algos, func(t *testing.T) { modelParityUnder(t, gpu.Options{ConvAlgos: algos}) })
+	}
+}
+
+// TestSwitchesModelParity is TestModelParity under each of switches.
+func TestSwitchesModelParity(t *testing.T) {
+	for _, algos := range convAlgos() {
 		for name, o := range switches() {
-			o.StrictFP32, o.ConvAlgos = true, algos
-			t.Run(strings.TrimSuffix(algos+"/"+name, "/"), func(t *testing.T) {
-				b := open(t, o)
-				modelParity(t, b)
-				usedEngines(t, b, algos)
-			})
+			o.ConvAlgos = algos
+			t.Run(algos+"/"+name, func(t *testing.T) { modelParityUnder(t, o) })
 		}
 	}
+}
+
+func modelParityUnder(t *testing.T, o gpu.Options) {
+	o.StrictFP32 = true
+	b := open(t, o)
+	modelParity(t, b)
+	usedEngines(t, b, o.ConvAlgos)
 }
 
 func modelParity(t *testing.T, g gpu.Backend) {
@@ -235,15 +250,24 @@ func wide(v []float32) []float64 {
 // same steps recorded once as a CUDA graph and replayed, and wants the same
 // weights bit for bit: for a ResNet, and for a DenseNet with dropout, whose
 // replays must draw each step's masks from the seed stored before them (a
-// replay that kept the recorded step's masks trains differently); under each
-// of switches. It also checks that an op that waits for the device fails the
-// recording and leaves the backend working, and that NoGraphs turns
-// recording off.
+// replay that kept the recorded step's masks trains differently). It also
+// checks that an op that waits for the device fails the recording and leaves
+// the backend working, and that NoGraphs turns recording off.
 func TestRecordedStepMatchesDirect(t *testing.T) {
+	for _, algos := range convAlgos() {
+		t.Run(algos, func(t *testing.T) {
+			recordedStepMatchesDirect(t, open(t, gpu.Options{StrictFP32: true, Deterministic: true, ConvAlgos: algos}))
+		})
+	}
+}
+
+// TestSwitchesRecordedStep is TestRecordedStepMatchesDirect under each of
+// switches.
+func TestSwitchesRecordedStep(t *testing.T) {
 	for _, algos := range convAlgos() {
 		for name, o := range switches() {
 			o.StrictFP32, o.Deterministic, o.ConvAlgos = true, true, algos
-			t.Run(strings.TrimSuffix(algos+"/"+name, "/"), func(t *testing.T) { recordedStepMatchesDirect(t, open(t, o)) })
+			t.Run(algos+"/"+name, func(t *testing.T) { recordedStepMatchesDirect(t, open(t, o)) })
 		}
 	}
 }

@@ -109,12 +109,7 @@ func fakeLibrariesChild(t *testing.T) {
 	}
 	defer b.Close()
 	for _, m := range []string{"resnet20", "densenet-bc100", "densenet40-dropout"} {
-		cfg := train.BenchConfig(strings.TrimSuffix(m, "-dropout"), 8)
-		if strings.HasSuffix(m, "-dropout") { // recorded too, its seed in device memory
-			cfg.Arch.Dropout = new(float64)
-			*cfg.Arch.Dropout = 0.2
-		}
-		r, err := train.Bench(b, cfg, 2, 2)
+		r, err := train.Bench(b, benchConfig(m), 2, 2)
 		if err != nil {
 			t.Errorf("bench %s: %v", m, err)
 			continue
@@ -136,8 +131,8 @@ func fakeLibrariesChild(t *testing.T) {
 		t.Fatalf("cuda.New on the fake libraries: %v", err)
 	}
 	defer nb.Close()
-	for _, m := range []string{"resnet20", "densenet-bc100"} {
-		r, err := train.Bench(nb, train.BenchConfig(m, 8), 2, 3)
+	for _, m := range []string{"resnet20", "densenet-bc100", "densenet40-dropout"} {
+		r, err := train.Bench(nb, benchConfig(m), 2, 3)
 		if err != nil {
 			t.Errorf("bench %s without graphs: %v", m, err)
 		} else if r.AllocsPerStep != 0 {
@@ -148,6 +143,17 @@ func fakeLibrariesChild(t *testing.T) {
 	runs += fakeEnginesFail(t, tiny["densenet-bc10"])
 	t.Logf("fake libraries: %d nets planned and stepped", runs)
 	fakeWgradStreamJoins(t)
+}
+
+// benchConfig is the bench recipe of model m at batch 8; a name ending in
+// -dropout adds dropout 0.2 (recorded too: its seed in device memory).
+func benchConfig(m string) train.Config {
+	cfg := train.BenchConfig(strings.TrimSuffix(m, "-dropout"), 8)
+	if strings.HasSuffix(m, "-dropout") {
+		cfg.Arch.Dropout = new(float64)
+		*cfg.Arch.Dropout = 0.2
+	}
+	return cfg
 }
 
 // fakeEnginesFail runs cfg under -conv-algos graph with a backend API that
