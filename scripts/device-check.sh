@@ -27,13 +27,14 @@
 #   5. (only when named in STEPS) profile: where our step's time goes;
 #      nographs, kernels, nhwc: see below
 # The summary is OUTDIR/summary.txt; the exit status is non-zero when a step failed.
-# STEPS (default "gpu parity train bench ablations") picks steps, e.g. STEPS=parity to
-# rerun one. With the bundle's cpu-reference/ (make device-bundle) the default
-# steps took about 2 minutes on an H100 before the parity suite ran both
-# convolution paths and the ablations were added (estimate now: 6-8; bench
-# and ablations come last, so a run cut short keeps parity); without it the
-# CPU half of step 3 runs here too (up to 20 minutes, and slower where
-# OpenBLAS is missing).
+# STEPS (default "gpu parity train bench ablations") picks the steps and
+# their order, e.g. STEPS=parity to rerun one, or "gpu bench parity" to have
+# the speed figures first when device time is short. With the bundle's
+# cpu-reference/ (make device-bundle) the default steps took about 2 minutes
+# on an H100 before the parity suite ran both convolution paths and the
+# ablations were added (estimate now: 6-8; a run cut short keeps the steps
+# named first); without it the CPU half of step 3 runs here too (up to 20
+# minutes, and slower where OpenBLAS is missing).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-${OUT:-$PWD/device-check-out}}
@@ -73,16 +74,15 @@ PY
 fi
 note "bundle $here, output $out, REPRO_CUDA_LIBS=${REPRO_CUDA_LIBS:-}"
 
-steps=" ${STEPS:-gpu parity train bench ablations} "
-want() { [[ "$steps" == *" $1 "* ]]; }
+steps=${STEPS:-gpu parity train bench ablations}
 
-if want gpu; then
+run_gpu() {
   step gpu 20 nvidia-smi
   step describe 40 "$bin/repro" bench -backend cuda -models resnet8 -batch 8 -steps 1 -warmup 0
-fi
+}
 
 # 2. parity: the bindings on the real libraries, then every op and small nets
-if want parity; then
+run_parity() {
   REPRO_REQUIRE_GPU=1 step bindings 60 "$bin/cudalib.test" -test.run '^TestGPU' -test.v
   # (TestFakeLibraries runs the backend on the fake libraries, with gcc and
   # the source tree: a check for machines without a GPU, which CI runs)
@@ -90,7 +90,7 @@ if want parity; then
   # measure, run there in a step of their own)
   REPRO_REQUIRE_GPU=1 step parity 300 "$bin/cuda.test" -test.v -test.timeout 290s -test.skip '^(TestFakeLibraries|TestSwitches.*)$'
   grep -hE '^(--- FAIL|FAIL|ok|PASS)' "$out/bindings.txt" "$out/parity.txt" | tail -n 30 >> "$summary"
-fi
+}
 
 # 3. short ResNet-20 run, GPU (strict FP32, deterministic algorithms) and CPU,
 # same seed and recipe: all 50,000 training images, 3 epochs, lr 0.005 in
@@ -103,25 +103,23 @@ fi
 # of the same seed gave 51.7 and 47.8 there), and under 1 point in every epoch
 # that ran at 0.0005 or 0.002. GPU seeds 2 and 3 are run too, so that the gap
 # can be read against the spread.
-if want train || want train-cpu || want recipe; then
-  data="$here/data/cifar10-jpg.tar.gz"
-  short=(-config "$here/experiments.toml" -exp quickstart -data "$data" -set epochs=3 -set data.subset=0 -set data.test_subset=0 -set optimizer.lr=0.005 -set 'schedule.milestones=[1]')
-  # the recipe, with the quickstart cell it starts from, names a CPU reference
-  recipe="${short[*]} experiments.toml sha256 $(sha256sum "$here/experiments.toml" | cut -d' ' -f1)"
-  recipe=${recipe//"$here/"/}
-fi
+data="$here/data/cifar10-jpg.tar.gz"
+short=(-config "$here/experiments.toml" -exp quickstart -data "$data" -set epochs=3 -set data.subset=0 -set data.test_subset=0 -set optimizer.lr=0.005 -set 'schedule.milestones=[1]')
+# the recipe, with the quickstart cell it starts from, names a CPU reference
+recipe="${short[*]} experiments.toml sha256 $(sha256sum "$here/experiments.toml" | cut -d' ' -f1)"
+recipe=${recipe//"$here/"/}
 # recipe alone writes the recipe (make device-bundle keeps a CPU reference of the same one)
-if want recipe; then echo "$recipe" > "$out/recipe.txt"; fi
+run_recipe() { echo "$recipe" > "$out/recipe.txt"; }
 # train-cpu alone makes the CPU side (make device-bundle runs it on the
 # development machine into the bundle's cpu-reference/, which saves device time)
-if want train-cpu; then
+run_train_cpu() {
   # recipe.txt marks a finished reference: make device-bundle redoes one without it
   if step train-cpu 1800 "$bin/repro" "${short[@]}" -seeds 1 -backend cpu -out "$out/runs-cpu" &&
     [ "$(wc -l < "$out/runs-cpu/quickstart/resnet20/metrics.csv")" -eq 4 ]; then
     echo "$recipe" > "$out/recipe.txt"
   fi
-fi
-if want train; then
+}
+run_train() {
   step train-gpu 120 "$bin/repro" "${short[@]}" -seeds 3 -backend cuda -strict-fp32 -deterministic -out "$out/runs-gpu"
   c="$here/cpu-reference/runs-cpu/quickstart/resnet20/metrics.csv"
   if [ -f "$c" ] && [ "$(cat "$here/cpu-reference/recipe.txt" 2>/dev/null)" = "$recipe" ]; then
@@ -152,11 +150,11 @@ if want train; then
   else
     note "accuracy: a training run did not finish its 3 epochs"; status=1
   fi
-fi
+}
 
 # 4. speed: ours, then PyTorch eager on the same card, batch and TF32 setting
 # (channels-first, as ours); DenseNet-BC-100 at batch 64 too, for its memory
-if want bench; then
+run_bench() {
   # convolution algorithms: bench = -conv-algos legacy (cudnnFind), bench-graph
   # = the backend API's engines (TF32 tensor cores), bench-all = the faster
   # of the two per shape
@@ -170,7 +168,7 @@ if want bench; then
     step bench-torch 300 python3 "$here/bench/torch_reference.py" --device cuda --models resnet20,resnet56,densenet-bc100 --steps 20 --warmup 5 --modes "${TORCH_MODES:-eager}" --ours "$out/bench.txt" --ours "$out/bench-graph.txt" --ours "$out/bench-all.txt"
     cat "$out/bench-torch.txt" >> "$summary"
   fi
-fi
+}
 
 # 4b. what each speed-up gains, one switched off at a time (after the
 # benches above, so that a run cut short keeps those): the fused ReLU and
@@ -180,7 +178,7 @@ fi
 # gradient on a second stream beside its input gradient (their parity first:
 # whole nets, recorded steps, and for -our-bn the batch-norm cases); each
 # engine's time
-if want ablations; then
+run_ablations() {
   REPRO_REQUIRE_GPU=1 step parity-switches 180 "$bin/cuda.test" -test.v -test.timeout 170s -test.run '^TestSwitches'
   grep -hsE '^(--- FAIL|FAIL|ok|PASS)' "$out/parity-switches.txt" | tail -n 10 >> "$summary"
   step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
@@ -189,22 +187,22 @@ if want ablations; then
   step bench-wgrad 90 "$bin/repro" bench -backend cuda -conv-algos all -wgrad-stream -models resnet56,densenet-bc100 -steps 20 -warmup 5
   cat "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-ourbn.txt" "$out/bench-wgrad.txt" >> "$summary"
   REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
-fi
+}
 
 # 5. where the time goes (not in the default steps): every op of our step
 # timed; nhwc adds PyTorch with cuDNN's NHWC kernels, for comparison;
 # nographs what the CUDA graphs gain
-if want nographs; then
+run_nographs() {
   step bench-nographs 120 "$bin/repro" bench -backend cuda -graphs=false -models resnet20,resnet56,densenet-bc100 -steps 20 -warmup 5
   cat "$out/bench-nographs.txt" >> "$summary"
-fi
-if want profile; then
+}
+run_profile() {
   step profile 120 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56,densenet-bc100 -steps 10 -warmup 3 -profile
-fi
+}
 # kernels (on request): the GPU's own time of every kernel of one training
 # step, ours through Nsight Compute (clocks and caches left alone), PyTorch's
 # through torch.profiler
-if want kernels; then
+run_kernels() {
   ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
   for m in resnet56 densenet-bc100; do
     step "ncu-$m" 200 "$ncu" --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
@@ -214,9 +212,17 @@ if want kernels; then
   done
   step torch-kernels 120 python3 "$here/bench/torch_reference.py" --device cuda --models resnet56,densenet-bc100 --steps 5 --warmup 3 --profile
   grep '^#' "$out/torch-kernels.txt" >> "$summary"
-fi
-if want nhwc && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+}
+run_nhwc() {
+  python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null || { note "nhwc: no python3 with torch and CUDA"; return; }
   step torch-nhwc 120 python3 "$here/bench/torch_reference.py" --device cuda --models resnet56,densenet-bc100 --steps 20 --warmup 5 --channels-last
-fi
+}
+# the steps, in the order STEPS names them
+for s in $steps; do
+  case $s in
+  gpu | parity | recipe | train-cpu | train | bench | ablations | nographs | profile | kernels | nhwc) "run_${s//-/_}" ;;
+  *) note "unknown step $s (want gpu, parity, recipe, train-cpu, train, bench, ablations, nographs, profile, kernels, nhwc)"; status=1 ;;
+  esac
+done
 note "done: status $status"
 exit $status
