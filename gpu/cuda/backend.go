@@ -88,6 +88,13 @@ type Backend struct {
 	forkJoin    [2]lib.Event
 	sideWS      lib.DevicePtr
 	sideWSBytes uint64
+	// wgradScratch is where an engine that overwrites writes a weight
+	// gradient before a kernel adds it to dw (convChoice.overwrites)
+	wgradScratch      lib.DevicePtr
+	wgradScratchBytes uint64
+	// forceOverwrite (tests) plans every engine weight gradient with beta 0,
+	// so that the GPU tests cover that path where beta 1 has engines too
+	forceOverwrite bool
 	// convChoices counts how convolution algorithms were chosen
 	convChoices ConvChoices
 	// logAlgos prints each convolution's chosen algorithm ($REPRO_CUDA_ALGOS=1)
@@ -271,7 +278,7 @@ func (b *Backend) Close() error {
 		r.Close()
 	}
 	b.closed = true
-	for _, p := range append(b.owned, b.workspace, b.sideWS, b.searchWS, b.searchScratchPtr) {
+	for _, p := range append(b.owned, b.workspace, b.sideWS, b.wgradScratch, b.searchWS, b.searchScratchPtr) {
 		if p != 0 {
 			b.ctx.MemFree(p)
 		}

@@ -86,6 +86,9 @@ type convPlan struct {
 	// engine, when set, is the backend-API plan that runs this direction
 	// instead of the legacy algorithm
 	engine *lib.EnginePlan
+	// overwrites: the engine writes the weight gradient instead of adding
+	// to it (see convChoice)
+	overwrites bool
 }
 
 // convChoice is what a search chose for one shape and direction: a legacy
@@ -94,6 +97,10 @@ type convPlan struct {
 type convChoice struct {
 	perf   lib.AlgoPerf
 	engine *lib.EnginePlan
+	// overwrites: no engine took a weight gradient that adds to dw (beta
+	// 1), so this one was planned with beta 0: it writes to scratch, and a
+	// kernel adds the scratch to dw
+	overwrites bool
 }
 
 // ConvChoices counts how the convolutions' algorithms were chosen, one count
@@ -108,6 +115,9 @@ type ConvChoices struct {
 	// algorithm was taken; FirstFallback is the first one's reason.
 	Fallbacks     int
 	FirstFallback string
+	// Overwrites counts the engines of Engines that write a weight
+	// gradient a kernel then adds to dw, as none took beta 1.
+	Overwrites int
 }
 
 // ConvChoices says how this backend's convolution algorithms were chosen so
@@ -121,6 +131,9 @@ var _ gpu.Reporter = (*Backend)(nil)
 func (b *Backend) Report() string {
 	c := b.convChoices
 	s := fmt.Sprintf("convolution algorithms: %d backend-API engines, %d cudnnFind", c.Engines, c.Legacy)
+	if c.Overwrites > 0 {
+		s += fmt.Sprintf(" (%d weight gradients by engines that take beta 0 only, added to dw by a kernel)", c.Overwrites)
+	}
 	if c.Fallbacks > 0 {
 		s += fmt.Sprintf(" (%d where the backend API had no usable engine; first: %s)", c.Fallbacks, c.FirstFallback)
 	}
@@ -217,11 +230,14 @@ func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*con
 		b.algos[key2] = r
 		if r.engine != nil {
 			b.convChoices.Engines++
+			if r.overwrites {
+				b.convChoices.Overwrites++
+			}
 		} else {
 			b.convChoices.Legacy++
 		}
 	}
-	p.engine, p.algo, p.wsSize = r.engine, r.perf.Algo, r.workspace()
+	p.engine, p.algo, p.wsSize, p.overwrites = r.engine, r.perf.Algo, r.workspace(), r.overwrites
 	if r.engine == nil {
 		if err := p.conv.SetMathType(r.perf.MathType); err != nil {
 			return nil, err
@@ -232,6 +248,12 @@ func (c *conv) plan(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*con
 	}
 	if dir == dirBackwardFilter && b.opts.WGradStream {
 		if err := b.growBuffer(&b.sideWS, &b.sideWSBytes, p.wsSize, "side-stream workspace"); err != nil {
+			return nil, err
+		}
+	}
+	if p.overwrites {
+		// 256 bytes more, for the offset that keeps the promised alignment
+		if err := b.growBuffer(&b.wgradScratch, &b.wgradScratchBytes, uint64(4*s.WeightLen()+256), "weight-gradient scratch"); err != nil {
 			return nil, err
 		}
 	}
@@ -249,14 +271,14 @@ func (c *conv) choose(dir int, p *convPlan, a, cv view, w lib.DevicePtr, accumul
 		r, err := c.search(dir, p, a, cv, w)
 		return convChoice{perf: r}, err
 	}
-	engine, engineMs, engineErr := c.searchEngines(dir, a, cv, w, accumulate)
+	engine, overwrites, engineMs, engineErr := c.searchEngines(dir, a, cv, w, accumulate)
 	if engineErr == nil && mode == "graph" {
-		return convChoice{engine: engine}, nil
+		return convChoice{engine: engine, overwrites: overwrites}, nil
 	}
 	r, err := c.search(dir, p, a, cv, w)
 	if err != nil {
 		if engineErr == nil {
-			return convChoice{engine: engine}, nil
+			return convChoice{engine: engine, overwrites: overwrites}, nil
 		}
 		return convChoice{}, fmt.Errorf("%w (and the backend API: %v)", err, engineErr)
 	}
@@ -283,7 +305,7 @@ func (c *conv) choose(dir int, p *convPlan, a, cv view, w lib.DevicePtr, accumul
 		b.dropEngine(engine)
 		return convChoice{perf: r}, nil
 	}
-	return convChoice{engine: engine}, nil
+	return convChoice{engine: engine, overwrites: overwrites}, nil
 }
 
 func dirName(dir int) string {
@@ -336,8 +358,12 @@ const maxEngineConfigs = 12
 
 // searchEngines plans the backend API's engines for one direction, times
 // each usable one on the GPU and returns the fastest with its time in ms.
-func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (*lib.EnginePlan, float32, error) {
-	b, s := c.b, c.s
+// The weight gradient adds to dw (beta 1), an accumulating data gradient to
+// dx; where no engine takes beta 1 for the weight gradient, the engines of
+// beta 0 are searched, and overwrites says the plan writes instead of adding
+// (dw is small: adding it afterwards costs a tiny kernel).
+func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bool) (_ *lib.EnginePlan, overwrites bool, _ float32, _ error) {
+	s := c.s
 	wt := lib.GraphTensor{Dims: [4]int64{int64(s.OutC), int64(s.InC), int64(s.Kernel), int64(s.Kernel)},
 		Strides: [4]int64{int64(s.InC * s.Kernel * s.Kernel), int64(s.Kernel * s.Kernel), int64(s.Kernel), 1},
 		Align:   lib.Alignment(w)}
@@ -346,6 +372,27 @@ func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bo
 	case dir == lib.ConvBackwardFilter, dir == lib.ConvBackwardData && accumulate:
 		g.Beta = 1
 	}
+	var e *lib.EnginePlan
+	var ms float32
+	err := errors.New("beta 1 not tried (a test's forceOverwrite)")
+	if !(dir == lib.ConvBackwardFilter && c.b.forceOverwrite) {
+		e, ms, err = c.timeEngines(g, a, cv, w, accumulate)
+	}
+	if err == nil || dir != lib.ConvBackwardFilter {
+		return e, false, ms, err
+	}
+	g.Beta = 0
+	e, ms, err0 := c.timeEngines(g, a, cv, w, false)
+	if err0 != nil {
+		return nil, false, 0, fmt.Errorf("%w (and with beta 0: %v)", err, err0)
+	}
+	return e, true, ms, nil
+}
+
+// timeEngines plans g's engines, times each usable one and returns the
+// fastest with its time in ms; accumulate: a data gradient adds to dx.
+func (c *conv) timeEngines(g lib.ConvGraph, a, cv view, w lib.DevicePtr, accumulate bool) (*lib.EnginePlan, float32, error) {
+	b, dir := c.b, g.Direction
 	_, wsBytes, err := b.searchWorkspace()
 	if err != nil {
 		return nil, 0, err
@@ -659,8 +706,12 @@ func (b *Backend) searchScratch(n uint64, like lib.DevicePtr) (lib.DevicePtr, er
 		}
 		b.searchScratchPtr, b.searchScratchBytes = p, n+256
 	}
-	return b.searchScratchPtr + like%256, nil
+	return sameOffset(b.searchScratchPtr, like), nil
 }
+
+// sameOffset is the address in [base, base+256) with like's remainder
+// modulo 256 (whatever base's own alignment).
+func sameOffset(base, like lib.DevicePtr) lib.DevicePtr { return base + (like-base)%256 }
 
 // Forward computes y = conv(x, w) with cuDNN.
 func (c *conv) Forward(y, x gpu.Tensor, w gpu.Slice) error {
@@ -720,14 +771,23 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 			return err
 		}
 	}
-	filter := func(ws lib.DevicePtr, wsBytes uint64) error {
-		return c.run(dirBackwardFilter, pf, pf.engine, pf.algo, vx, vdy, dwp, dwp, ws, wsBytes, true)
+	filter := func(ws lib.DevicePtr, wsBytes uint64, s lib.Stream) error {
+		if !pf.overwrites {
+			return c.run(dirBackwardFilter, pf, pf.engine, pf.algo, vx, vdy, dwp, dwp, ws, wsBytes, true)
+		}
+		// the engine writes: to scratch at dw's offset within 256 bytes (the
+		// alignment it was planned for), then dw += scratch
+		scratch := sameOffset(b.wgradScratch, dwp)
+		if err := c.run(dirBackwardFilter, pf, pf.engine, pf.algo, vx, vdy, scratch, scratch, ws, wsBytes, true); err != nil {
+			return err
+		}
+		return b.addFlat(dwp, scratch, c.s.WeightLen(), s)
 	}
 	data := func() error {
 		return c.run(dirBackwardData, pd, pd.engine, pd.algo, vdx, vdy, wp, vdx.ptr, b.workspace, b.workspaceBytes, accumulate)
 	}
 	if pd == nil || !b.opts.WGradStream {
-		if err := filter(b.workspace, b.workspaceBytes); err != nil || pd == nil {
+		if err := filter(b.workspace, b.workspaceBytes, b.stream); err != nil || pd == nil {
 			return err
 		}
 		return data()
@@ -742,13 +802,27 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	// an unjoined-capture error that hides this one
 	err = b.dnn.SetStream(b.side)
 	if err == nil {
-		err = filter(b.sideWS, b.sideWSBytes)
+		err = filter(b.sideWS, b.sideWSBytes, b.side)
 		err = errors.Join(err, b.dnn.SetStream(b.stream))
 	}
 	if err == nil {
 		err = data()
 	}
 	return errors.Join(err, b.join())
+}
+
+// addFlat adds n floats at src to those at dst (dst += src) on stream s.
+func (b *Backend) addFlat(dst, src lib.DevicePtr, n int, s lib.Stream) error {
+	b.args.Reset()
+	b.args.Ptr(dst)
+	b.args.Int(int32(n))
+	b.args.Ptr(dst)
+	b.args.Int(int32(n))
+	b.args.Ptr(src)
+	b.args.Int(int32(n))
+	b.args.Int(1) // one "image" of n values
+	b.args.Int(int32(n))
+	return b.launchOn(b.fn.add, n, s)
 }
 
 // fork makes the side stream wait for everything issued to b.stream so far.

@@ -3,10 +3,14 @@
 package cuda
 
 import (
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 
+	"repro/gpu"
 	"repro/gpu/cuda/lib"
+	"repro/gpu/gputest"
 )
 
 // TestBestTimes: repeated searches keep each algorithm's best successful
@@ -46,5 +50,35 @@ func TestEngineUsable(t *testing.T) {
 		if got := b.engineUsable(c.notes, c.beh); got != c.want {
 			t.Errorf("strict %v deterministic %v notes %v behavior %v: usable %v, want %v", c.strict, c.determ, c.notes, c.beh, got, c.want)
 		}
+	}
+}
+
+// TestSwitchesWgradOverwrites holds the convolutions to the reference with
+// every engine weight gradient planned with beta 0 (written to scratch, then
+// added to dw by a kernel): the path taken where cuDNN offers no engine that
+// adds, which a GPU whose engines do add would otherwise never run.
+func TestSwitchesWgradOverwrites(t *testing.T) {
+	g, err := New(gpu.Options{ConvAlgos: "graph", StrictFP32: true, Deterministic: true})
+	if err != nil {
+		if os.Getenv("REPRO_REQUIRE_GPU") == "1" {
+			t.Fatalf("REPRO_REQUIRE_GPU=1 but the cuda backend does not open: %v", err)
+		}
+		t.Skipf("no usable GPU here (the device check runs this): %v", err)
+	}
+	defer g.Close()
+	b := g.(*Backend)
+	b.forceOverwrite = true
+	for _, c := range gputest.Cases() {
+		if strings.HasPrefix(c.Name, "conv/") {
+			t.Run(c.Name, func(t *testing.T) {
+				if err := c.Check(b, 1e-5); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	t.Log(b.Report())
+	if b.ConvChoices().Overwrites == 0 {
+		t.Errorf("no weight gradient took the beta-0 path: %s", b.Report())
 	}
 }

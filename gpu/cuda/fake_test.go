@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,6 +142,7 @@ func fakeLibrariesChild(t *testing.T) {
 		runs++
 	}
 	runs += fakeEnginesFail(t, tiny["densenet-bc10"])
+	fakeWgradOverwrites(t)
 	t.Logf("fake libraries: %d nets planned and stepped", runs)
 	fakeWgradStreamJoins(t)
 }
@@ -190,6 +192,65 @@ func fakeEnginesFail(t *testing.T, cfg model.Config) int {
 // dx, dw runs on the main stream alone. Streams are numbered in the child
 // (FAKE_NUMBERED_STREAMS): the backend's main stream is made first.
 func fakeWgradStreamJoins(t *testing.T) {
+	fakeBackwardCalls(t, gpu.Options{WGradStream: true}, func(withDx bool) []string {
+		if !withDx {
+			return []string{"conv_bwd_filter"}
+		}
+		return []string{"cuEventRecord M", "cuStreamWaitEvent S", "cudnnSetStream S", "conv_bwd_filter",
+			"cudnnSetStream M", "conv_bwd_data", "cuEventRecord S", "cuStreamWaitEvent M"}
+	}, nil)
+}
+
+// fakeWgradOverwrites: where no engine takes beta 1 for a weight gradient
+// (FAKE_BETA_REFUSED), the engine of beta 0 writes to scratch and a kernel
+// adds the scratch to dw, on the stream of the weight gradient (the side
+// stream with WGradStream).
+func fakeWgradOverwrites(t *testing.T) {
+	os.Setenv("FAKE_BETA_REFUSED", "1")
+	defer os.Unsetenv("FAKE_BETA_REFUSED")
+	for _, side := range []bool{false, true} {
+		b := fakeBackwardCalls(t, gpu.Options{ConvAlgos: "graph", WGradStream: side}, func(withDx bool) []string {
+			switch {
+			case !withDx:
+				return []string{"cudnnBackendExecute", "cuLaunchKernel M"}
+			case !side:
+				return []string{"cudnnBackendExecute", "cuLaunchKernel M", "cudnnBackendExecute"}
+			}
+			return []string{"cuEventRecord M", "cuStreamWaitEvent S", "cudnnSetStream S", "cudnnBackendExecute",
+				"cuLaunchKernel S", "cudnnSetStream M", "cudnnBackendExecute", "cuEventRecord S", "cuStreamWaitEvent M"}
+		}, func(withDx bool, exec, add string) {
+			if withDx {
+				return // the last engine run is dx's
+			}
+			// the filter engine's weight pointer (the second of x, w, y) is
+			// the add's source, at dw's offset within 256 bytes, not dw
+			ptrs := strings.Split(field(exec, "ptrs="), ",")
+			args := strings.Split(field(add, "args="), ",")
+			if len(ptrs) != 3 || len(args) != 8 {
+				t.Fatalf("side stream %v: cannot read the engine's pointers or the add's arguments:\n%s\n%s", side, exec, add)
+			}
+			w, errW := strconv.ParseUint(strings.TrimPrefix(ptrs[1], "0x"), 16, 64)
+			dst, errD := strconv.ParseUint(args[0], 16, 64)
+			src, errS := strconv.ParseUint(args[4], 16, 64)
+			if errors.Join(errW, errD, errS) != nil || src != w || dst == src || dst%256 != src%256 {
+				t.Errorf("side stream %v: the engine wrote to %#x, the add took %#x into %#x: want the engine's output added into dw at the same offset modulo 256", side, w, src, dst)
+			}
+		})
+		c := b.(*cuda.Backend).ConvChoices()
+		if c.Overwrites == 0 || c.Fallbacks != 0 || !strings.Contains(b.(gpu.Reporter).Report(), "added to dw by a kernel") {
+			t.Errorf("side stream %v: %+v, report %q", side, c, b.(gpu.Reporter).Report())
+		}
+	}
+}
+
+// fakeBackwardCalls runs a convolution's Backward on a backend of opts,
+// planning first (with dx, twice: the first call plans), and checks that the
+// fake driver's history ends with want(with dx): each entry a call's name
+// and, where given, the role of its stream (M the stream of the first call
+// that names one, S another). check, when not nil, reads the whole records of
+// the last engine run and the last kernel launch after each Backward. It
+// returns the backend, closed when the test ends.
+func fakeBackwardCalls(t *testing.T, opts gpu.Options, want func(withDx bool) []string, check func(withDx bool, exec, launch string)) gpu.Backend {
 	libs, err := lib.Load(strings.Split(os.Getenv("REPRO_CUDA_LIBS"), ":"))
 	if err != nil {
 		t.Fatal(err)
@@ -202,11 +263,11 @@ func fakeWgradStreamJoins(t *testing.T) {
 		return strings.Split(strings.TrimSuffix(h, "\n"), "\n")
 	}
 	history()
-	b, err := cuda.New(gpu.Options{WGradStream: true})
+	b, err := cuda.New(opts)
 	if err != nil {
 		t.Fatalf("cuda.New on the fake libraries: %v", err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
 	s := gpu.ConvSpec{N: 2, InC: 3, InH: 8, InW: 8, OutC: 4, Kernel: 3, Stride: 1, Pad: 1}
 	conv, err := b.NewConv(s)
 	if err != nil {
@@ -230,15 +291,9 @@ func fakeWgradStreamJoins(t *testing.T) {
 		if err := conv.Backward(d, dw, dy, x, w, false); err != nil {
 			t.Fatal(err)
 		}
-		got := history()
-		// M is the stream of the first record, S the one that waits on it
-		want := []string{"cuEventRecord M", "cuStreamWaitEvent S", "cudnnSetStream S", "conv_bwd_filter",
-			"cudnnSetStream M", "conv_bwd_data", "cuEventRecord S", "cuStreamWaitEvent M"}
-		if !withDx {
-			want = []string{"conv_bwd_filter"}
-		}
+		got, want := history(), want(withDx)
 		if len(got) < len(want) {
-			t.Fatalf("dx given %v: the backward's calls %q, want them to end with %q", withDx, got, want)
+			t.Fatalf("options %+v, dx given %v: the backward's calls %q, want them to end with %q", opts, withDx, got, want)
 		}
 		tail := got[len(got)-len(want):]
 		streams := map[string]string{}
@@ -250,11 +305,30 @@ func fakeWgradStreamJoins(t *testing.T) {
 			}
 			twoStreams := streams["M"] == "" || streams["M"] != streams["S"]
 			if !strings.HasPrefix(tail[i], name+" ") || (role != "" && stream != streams[role]) || !twoStreams {
-				t.Fatalf("dx given %v: the backward's calls end with\n%s\nwant, in order (M and S two streams):\n%s",
-					withDx, strings.Join(tail, "\n"), strings.Join(want, "\n"))
+				t.Fatalf("options %+v, dx given %v: the backward's calls end with\n%s\nwant, in order (M and S two streams):\n%s",
+					opts, withDx, strings.Join(tail, "\n"), strings.Join(want, "\n"))
 			}
 		}
+		if check != nil {
+			last, err := libs.DeviceName(8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec, launch, _ := strings.Cut(last, "\n")
+			check(withDx, exec, launch)
+		}
 	}
+	return b
+}
+
+// field is the value of a record's name=value field, or "".
+func field(record, name string) string {
+	for _, f := range strings.Fields(record) {
+		if v, ok := strings.CutPrefix(f, name); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // streamOf is the s= field of a fake driver record, or "".

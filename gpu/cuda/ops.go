@@ -15,8 +15,13 @@ const threads = 256
 // launch runs k over total elements with grid-stride loops; the arguments
 // are in b.args.
 func (b *Backend) launch(k kernel, total int) error {
+	return b.launchOn(k, total, b.stream)
+}
+
+// launchOn is launch on stream s.
+func (b *Backend) launchOn(k kernel, total int, s lib.Stream) error {
 	blocks := (total + threads - 1) / threads
-	return b.launchBlocks(k, max(1, min(blocks, 1<<16)))
+	return b.launchBlocksOn(k, max(1, min(blocks, 1<<16)), s)
 }
 
 // launchBlocks runs k on exactly blocks blocks of 256 threads, after
@@ -24,11 +29,16 @@ func (b *Backend) launch(k kernel, total int) error {
 // driver checks neither, and a kernel would read garbage): u a pointer or
 // 64-bit integer, i an int, f a float.
 func (b *Backend) launchBlocks(k kernel, blocks int) error {
+	return b.launchBlocksOn(k, blocks, b.stream)
+}
+
+// launchBlocksOn is launchBlocks on stream s.
+func (b *Backend) launchBlocksOn(k kernel, blocks int, s lib.Stream) error {
 	if !b.args.Matches(k.types) {
 		return fmt.Errorf("cuda: launching %s with arguments %s, its PTX entry takes %s (u: pointer, i: int, f: float)",
 			k.name, b.args.Types(), k.types)
 	}
-	return b.ctx.Launch(k.f, [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1}, 0, b.stream, b.args)
+	return b.ctx.Launch(k.f, [3]uint32{uint32(blocks), 1, 1}, [3]uint32{threads, 1, 1}, 0, s, b.args)
 }
 
 func boolInt(v bool) int32 {

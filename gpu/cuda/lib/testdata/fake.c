@@ -9,7 +9,9 @@
  * the real one (see ../shim.h for the sources) and records its arguments as
  * text in fake_log; cuDeviceGetName on ordinal 7 returns that text, which is
  * how the Go tests read it back, and on ordinal 6 the start of each of the
- * last HISTORY records, oldest first, one a line (then forgets them). With
+ * last HISTORY records, oldest first, one a line (then forgets them); on
+ * ordinal 8 the whole of the last cudnnBackendExecute record and of the last
+ * cuLaunchKernel record (with its arguments), a line each. With
  * FAKE_NUMBERED_STREAMS set, each stream created gets a handle of its own
  * (else all are 0x5000 + flags). Ordinal 1's primary context is one that
  * cuCtxSetCurrent refuses. The current context is per thread and every call
@@ -44,6 +46,7 @@ static __thread CUcontext current;
 #define HISTORY 12
 static char fake_history[HISTORY][72];
 static int fake_records; /* records since the history was last read */
+static char fake_last_exec[LOGSIZE], fake_last_launch[LOGSIZE];
 
 void fake_logf(const char *fmt, ...) {
     va_list ap;
@@ -51,6 +54,7 @@ void fake_logf(const char *fmt, ...) {
     vsnprintf(fake_log, LOGSIZE, fmt, ap);
     va_end(ap);
     snprintf(fake_history[fake_records++ % HISTORY], sizeof fake_history[0], "%.71s", fake_log);
+    if (strncmp(fake_log, "cudnnBackendExecute ", 20) == 0) snprintf(fake_last_exec, LOGSIZE, "%s", fake_log);
 }
 
 /* fake_read_history writes the kept records, oldest first, into out. */
@@ -109,7 +113,7 @@ CUresult cuInit(unsigned int flags) { fake_logf("cuInit flags=%u", flags); retur
 CUresult cuDriverGetVersion(int *v) { *v = 12040; return 0; }
 CUresult cuDeviceGetCount(int *n) { *n = 2; return 0; }
 CUresult cuDeviceGet(CUdevice *d, int ordinal) {
-    if (ordinal < 0 || ordinal > 7) return 101;
+    if (ordinal < 0 || ordinal > 8) return 101;
     *d = 100 + ordinal;
     return 0;
 }
@@ -119,6 +123,8 @@ CUresult cuDeviceGetName(char *name, int len, CUdevice dev) {
         fake_log[0] = 0;
     } else if (dev == 106) {
         fake_read_history(name, len);
+    } else if (dev == 108) {
+        snprintf(name, len, "%s\n%s", fake_last_exec, fake_last_launch);
     } else {
         snprintf(name, len, "Fake GPU %d", dev - 100);
     }
@@ -210,15 +216,21 @@ CUresult cuModuleLoadDataEx(CUmodule *m, const void *image, unsigned int n, int 
     return 0;
 }
 /* Functions are k<N> (a kernel the fake reads N arguments of) or, in a real
- * PTX, the kernels it defines (arguments not read). */
+ * PTX, the kernels it defines (as many arguments read as the entry has
+ * .param lines, each read as 8 bytes: the Go side gives every argument a
+ * slot of 8). */
 CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name) {
     NEED_CTX(c);
     int nargs;
     if ((uintptr_t)m == 0x6100) {
         char entry[256];
         snprintf(entry, sizeof entry, ".visible .entry %s(", name);
-        if (real_ptx == NULL || strstr(real_ptx, entry) == NULL) return 500;
-        *f = (CUfunction)(uintptr_t)0x6fff;
+        const char *at = real_ptx == NULL ? NULL : strstr(real_ptx, entry);
+        if (at == NULL) return 500;
+        const char *end = strchr(at, ')');
+        nargs = 0;
+        for (const char *p = strstr(at, ".param"); p != NULL && p < end; p = strstr(p + 1, ".param")) nargs++;
+        *f = (CUfunction)(uintptr_t)(0x7000 + nargs);
         return 0;
     }
     if (sscanf(name, "k%d", &nargs) != 1) return 500;
@@ -242,6 +254,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned
         memcpy(&v, params[i], 8);
         fake_appendf("%s%016llx", i ? "," : "", (unsigned long long)v);
     }
+    snprintf(fake_last_launch, LOGSIZE, "%s", fake_log);
     return 0;
 }
 CUresult cuStreamBeginCapture_v2(CUstream s, int mode) {
@@ -557,7 +570,9 @@ int cudnnBatchNormalizationBackward(cudnnHandle_t h, int mode, const void *ad, c
  * (fallback): 0 has the tensor-core note, 2 the nondeterministic one, 3 fails
  * to finalize its plan, 4 compiles at run time; with FAKE_ENGINES_FAIL set,
  * no plan finalizes (a backend API with no engine for any graph, which the
- * backend must survive on cudnnFind's algorithms). cudnnGetErrorString(77777)
+ * backend must survive on cudnnFind's algorithms); with FAKE_BETA_REFUSED
+ * set, the heuristics refuse a graph whose operation has beta != 0 (engines
+ * that cannot add to their output). cudnnGetErrorString(77777)
  * returns "live=N", the number of descriptors not yet destroyed. */
 enum { T_HANDLE = 0, T_DATA_TYPE = 1, T_INT64 = 3, T_FLOAT = 4, T_VOID_PTR = 6, T_CONV_MODE = 7, T_HEUR_MODE = 8,
        T_NUM_NOTE = 11, T_DESC = 15, T_BEHAVIOR = 19 };
@@ -711,6 +726,15 @@ int cudnnBackendFinalize(void *p) {
     case D_HEUR: {
         static const int names[] = {200, 201};
         s = need(d, names, 2);
+        if (s == 0 && getenv("FAKE_BETA_REFUSED") != NULL) {
+            be_attr *ops = be_find(attr_desc(d, 201), 801);
+            for (int64_t k = 0; s == 0 && k < ops->n; k++) {
+                be_desc *op = be_check((void *)(uintptr_t)ops->v[k]);
+                int base = op->type == D_OP_FWD ? 700 : op->type == D_OP_BWD_DATA ? 706 : 712;
+                be_attr *beta = be_find(op, base + 1);
+                if (beta != NULL && beta->v[0] != 0) s = be_fail(3000, "FAKE_BETA_REFUSED: no engine takes beta != 0");
+            }
+        }
         break;
     }
     case D_PLAN: {
