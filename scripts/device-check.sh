@@ -224,5 +224,34 @@ for s in $steps; do
   *) note "unknown step $s (want gpu, parity, recipe, train-cpu, train, bench, ablations, nographs, profile, kernels, nhwc)"; status=1 ;;
   esac
 done
+# one table of every bench of this run at batch 128: img/s per model and
+# variant, each ablation's rate against bench-all (the convolutions they all
+# use), and the projected 164-epoch minutes
+benches=()
+for f in bench bench-graph bench-all bench-unfused bench-perlayer bench-ourbn bench-wgrad bench-nographs; do
+  [ -s "$out/$f.txt" ] && benches+=("$out/$f.txt")
+done
+if [ "${#benches[@]}" -gt 0 ]; then
+  awk 'FNR == 1 { f = FILENAME; sub(/.*\//, "", f); sub(/\.txt$/, "", f); files[++nf] = f }
+    /^#/ || $1 == "backend" || NF != 13 || $3 != 128 { next }
+    { rate[$2, f] = $5; ep[$2, f] = $10; if (!($2 in seen)) { seen[$2] = 1; models[++nm] = $2 } }
+    END {
+      printf "%-16s", "img/s (164ep min)"; for (i = 1; i <= nf; i++) printf " %20s", files[i]; print ""
+      for (m = 1; m <= nm; m++) {
+        printf "%-16s", models[m]
+        for (i = 1; i <= nf; i++) {
+          k = models[m] SUBSEP files[i]; cell = "-"
+          if (k in rate) {
+            cell = sprintf("%.0f (%.1f)", rate[k], ep[k])
+            b = models[m] SUBSEP "bench-all"
+            if (files[i] ~ /^bench-(unfused|perlayer|ourbn|wgrad)$/ && (b in rate) && rate[b] > 0) cell = cell sprintf(" %.2fx", rate[k] / rate[b])
+          }
+          printf " %20s", cell
+        }
+        print ""
+      }
+    }' "${benches[@]}" > "$out/bench-compare.txt"
+  cat "$out/bench-compare.txt" >> "$summary"
+fi
 note "done: status $status"
 exit $status
