@@ -126,9 +126,10 @@ type denseLayer struct {
 	bn2        *bnOp
 	a2         gpu.Tensor // relu(bn2(md))
 	conv2      *convOp
-	o          gpu.Tensor // new channels before dropout
+	o          gpu.Tensor // new channels before dropout, or packed (Config.PackedGrowth)
 	scr        denseScratch
 	bottleneck bool
+	packed     bool          // Config.PackedGrowth
 	stats      *channelStats // the block's
 	c          int           // channels before this layer's
 }
@@ -136,7 +137,8 @@ type denseLayer struct {
 func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr denseScratch, stats *channelStats) {
 	k := bl.cfg.Growth
 	N, H, W := bl.batch, feat.H, feat.W
-	l := &denseLayer{b: bl.b, p: float32(bl.cfg.Dropout), bottleneck: bl.cfg.Bottleneck, scr: scr, stats: stats, c: c}
+	l := &denseLayer{b: bl.b, p: float32(bl.cfg.Dropout), bottleneck: bl.cfg.Bottleneck, scr: scr, stats: stats, c: c,
+		packed: bl.cfg.PackedGrowth}
 	l.in, l.din = feat.Channels(0, c), grad.Channels(0, c)
 	l.out, l.dout = feat.Channels(c, k), grad.Channels(c, k)
 	l.bn1 = bl.bn(name+".bn1", c, H, W, true, stats)
@@ -156,8 +158,10 @@ func (bl *builder) denseLayer(name string, feat, grad gpu.Tensor, c int, scr den
 	}
 	l.conv2 = bl.conv(name+".conv2", inner, k, 3, 1, 1, H, W)
 	l.o = l.out
-	if l.p > 0 {
+	if l.p > 0 || l.packed {
 		l.o = bl.tensor(N, k, H, W)
+	}
+	if l.p > 0 {
 		l.seed2 = bl.dropoutSeed()
 	}
 	bl.add(l)
@@ -185,15 +189,20 @@ func (l *denseLayer) forward(train bool) error {
 		}
 		last = l.a2
 	}
-	if !drop {
-		if err := l.conv2.forward(l.out, last); err != nil {
-			return err
-		}
-	} else {
-		if err := l.conv2.forward(l.o, last); err != nil {
-			return err
-		}
+	o := l.out
+	if drop || l.packed {
+		o = l.o
+	}
+	if err := l.conv2.forward(o, last); err != nil {
+		return err
+	}
+	switch {
+	case drop:
 		if err := l.b.DropoutForward(l.out, l.o, l.p, l.seed2); err != nil {
+			return err
+		}
+	case l.packed:
+		if err := l.b.Copy(l.out, l.o); err != nil {
 			return err
 		}
 	}
@@ -205,9 +214,15 @@ func (l *denseLayer) forward(train bool) error {
 
 func (l *denseLayer) backward() error {
 	dy := l.dout
-	if l.p > 0 {
+	switch {
+	case l.p > 0:
 		dy = within(l.scr.dNew, l.dout.C)
 		if err := l.b.DropoutBackward(dy, l.dout, l.p, l.seed2, false); err != nil {
+			return err
+		}
+	case l.packed:
+		dy = within(l.scr.dNew, l.dout.C)
+		if err := l.b.Copy(dy, l.dout); err != nil {
 			return err
 		}
 	}

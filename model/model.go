@@ -65,6 +65,13 @@ type Config struct {
 	// for measuring what sharing gains (repro bench -shared-bn-stats=false).
 	// Not a recipe key.
 	PerLayerBNStats bool `toml:"-"`
+	// PackedGrowth has each DenseNet layer's 3x3 convolution write its new
+	// channels to a tensor of their own, copied into the block, and read
+	// their gradient from a copy, instead of writing and reading the block
+	// in place (a channel view, whose batch stride a GPU's convolution
+	// engines may serve less well): the same math, two small copies more,
+	// for measuring (repro bench -packed-growth). Not a recipe key.
+	PackedGrowth bool `toml:"-"`
 }
 
 // Preset returns the configuration of a named model: resnet20, resnet32,

@@ -378,6 +378,36 @@ func TestSharedBNStatsMatchPerLayer(t *testing.T) {
 	}
 }
 
+// TestPackedGrowthMatchesInPlace: a DenseNet layer writing its new channels
+// packed and copying them into the block (and its gradient likewise) trains
+// bit for bit as writing them in place, with one copy each way per layer
+// (none with dropout, whose ops write the block already).
+func TestPackedGrowthMatchesInPlace(t *testing.T) {
+	b := cpuBackend(t)
+	for name, c := range tiny() {
+		if c.Arch != "densenet" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			inPlace := oneStep(t, b, c)
+			c.PackedGrowth = true
+			packed := oneStep(t, b, c)
+			perBlock := (c.Depth - 4) / 3
+			if c.Bottleneck {
+				perBlock = (c.Depth - 4) / 6
+			}
+			want := 2 * 3 * perBlock
+			if c.Dropout > 0 {
+				want = 0
+			}
+			if got := packed.rows["copy"] - inPlace.rows["copy"]; got != want {
+				t.Errorf("packed growth issued %d more copies, want %d (%v)", got, want, packed.rows)
+			}
+			sameStep(t, "in place, packed", inPlace, packed)
+		})
+	}
+}
+
 // TestDropoutFollowsSeed: a net with dropout draws its training masks from
 // the seed SetSeed stored last (the same seed, the same logits; another,
 // others); nets without dropout ops, ResNets with Dropout set included,

@@ -20,7 +20,8 @@
 #      API's engines (graph) and by the faster of the two (all); then
 #      (ablations) the batch norms' fused ReLU and shortcut add against
 #      separate ops (-fused-relu=false), DenseNet's shared batch statistics
-#      against per-layer ones (-shared-bn-stats=false), our batch-norm
+#      against per-layer ones (-shared-bn-stats=false), its new channels
+#      packed and copied against written in place (-packed-growth), our batch-norm
 #      kernels against cuDNN's where cuDNN's runs (-our-bn), the weight
 #      gradients on a second stream (-wgrad-stream), the parity of both
 #      first, and each convolution engine's time (REPRO_CUDA_ALGOS=1)
@@ -173,7 +174,8 @@ run_bench() {
 # 4b. what each speed-up gains, one switched off at a time (after the
 # benches above, so that a run cut short keeps those): the fused ReLU and
 # shortcut add (our kernels) against cuDNN's batch norm and separate ops;
-# DenseNet's batch statistics shared against computed per layer; our
+# DenseNet's batch statistics shared against computed per layer, and its
+# layers' new channels written in place against packed and copied; our
 # batch-norm kernels where cuDNN's takes the call; each convolution's weight
 # gradient on a second stream beside its input gradient (their parity first:
 # whole nets, recorded steps, and for -our-bn the batch-norm cases); each
@@ -183,9 +185,10 @@ run_ablations() {
   grep -hsE '^(--- FAIL|FAIL|ok|PASS)' "$out/parity-switches.txt" | tail -n 10 >> "$summary"
   step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-perlayer 60 "$bin/repro" bench -backend cuda -conv-algos all -shared-bn-stats=false -models densenet-bc100 -steps 20 -warmup 5
+  step bench-packed 60 "$bin/repro" bench -backend cuda -conv-algos all -packed-growth -models densenet-bc100 -steps 20 -warmup 5
   step bench-ourbn 60 "$bin/repro" bench -backend cuda -conv-algos all -our-bn -models resnet56 -steps 20 -warmup 5
   step bench-wgrad 90 "$bin/repro" bench -backend cuda -conv-algos all -wgrad-stream -models resnet56,densenet-bc100 -steps 20 -warmup 5
-  cat "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-ourbn.txt" "$out/bench-wgrad.txt" >> "$summary"
+  cat "$out/bench-unfused.txt" "$out/bench-perlayer.txt" "$out/bench-packed.txt" "$out/bench-ourbn.txt" "$out/bench-wgrad.txt" >> "$summary"
   REPRO_CUDA_ALGOS=1 step algos 90 "$bin/repro" bench -backend cuda -conv-algos all -models resnet56 -steps 1 -warmup 1
 }
 
@@ -228,7 +231,7 @@ done
 # variant, each ablation's rate against bench-all (the convolutions they all
 # use), and the projected 164-epoch minutes
 benches=()
-for f in bench bench-graph bench-all bench-unfused bench-perlayer bench-ourbn bench-wgrad bench-nographs; do
+for f in bench bench-graph bench-all bench-unfused bench-perlayer bench-packed bench-ourbn bench-wgrad bench-nographs; do
   [ -s "$out/$f.txt" ] && benches+=("$out/$f.txt")
 done
 if [ "${#benches[@]}" -gt 0 ]; then
@@ -244,7 +247,7 @@ if [ "${#benches[@]}" -gt 0 ]; then
           if (k in rate) {
             cell = sprintf("%.0f (%.1f)", rate[k], ep[k])
             b = models[m] SUBSEP "bench-all"
-            if (files[i] ~ /^bench-(unfused|perlayer|ourbn|wgrad)$/ && (b in rate) && rate[b] > 0) cell = cell sprintf(" %.2fx", rate[k] / rate[b])
+            if (files[i] ~ /^bench-(unfused|perlayer|packed|ourbn|wgrad)$/ && (b in rate) && rate[b] > 0) cell = cell sprintf(" %.2fx", rate[k] / rate[b])
           }
           printf " %20s", cell
         }

@@ -42,6 +42,9 @@ type Config struct {
 	// PerLayerBNStats is model.Config.PerLayerBNStats, likewise; repro bench
 	// -shared-bn-stats=false sets it.
 	PerLayerBNStats bool `toml:"-"`
+	// PackedGrowth is model.Config.PackedGrowth, likewise; repro bench
+	// -packed-growth sets it.
+	PackedGrowth bool `toml:"-"`
 }
 
 // ArchOverrides change a preset; unset fields keep the preset's value.
@@ -175,6 +178,7 @@ func (c Config) ModelConfig() (model.Config, error) {
 	}
 	m.UnfusedReLU = c.UnfusedReLU
 	m.PerLayerBNStats = c.PerLayerBNStats
+	m.PackedGrowth = c.PackedGrowth
 	if err := m.Validate(); err != nil {
 		return m, fmt.Errorf("arch: %w", err)
 	}

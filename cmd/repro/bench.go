@@ -27,6 +27,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	convAlgos := fs.String("conv-algos", "legacy", "cuda: where convolution algorithms come from: legacy (cudnnFind), graph (cuDNN backend API engines, TF32 tensor cores) or all (both, the fastest wins)")
 	fused := fs.Bool("fused-relu", true, "fuse each batch norm's ReLU, and a ResNet block's shortcut add before it, into the batch norm (false: they run as ops of their own, to measure the fusion)")
 	shared := fs.Bool("shared-bn-stats", true, "DenseNet: each channel's batch statistics computed once per step and shared by the batch norms that read it (false: every batch norm computes its own, to measure the sharing)")
+	packed := fs.Bool("packed-growth", false, "DenseNet: each layer's 3x3 convolution writes its new channels, and reads their gradient, packed, copied to and from the block (false: in place, as channel views of the block)")
 	wgradStream := fs.Bool("wgrad-stream", false, "cuda: run each convolution's weight gradient on a second stream beside its input gradient")
 	ourBN := fs.Bool("our-bn", false, "cuda: run every batch norm on repro's kernels, also the plain ones cuDNN's batch norm serves by default")
 	prof := fs.Bool("profile", false, "after each model, time every op of -steps more steps (each op waited for) and print where the time goes")
@@ -74,6 +75,9 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	if !*shared {
 		fmt.Fprintln(stdout, "# DenseNet: every batch norm computes its own statistics (-shared-bn-stats=false)")
 	}
+	if *packed {
+		fmt.Fprintln(stdout, "# DenseNet: each layer's new channels written and their gradient read packed, then copied (-packed-growth)")
+	}
 	b.Close()
 	fmt.Fprintf(stdout, "%-8s %-16s %6s %10s %12s %10s %10s %10s %10s %10s %10s %8s %12s\n", "backend", "model", "batch", "params", "median img/s", "step ms", "issue ms", "piped/s", "eval/s", "164ep min", "GFLOP/s", "MiB", "allocs/step")
 	for _, m := range strings.Split(*models, ",") {
@@ -85,6 +89,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		cfg := train.BenchConfig(m, *batch)
 		cfg.UnfusedReLU = !*fused
 		cfg.PerLayerBNStats = !*shared
+		cfg.PackedGrowth = *packed
 		r, err := train.Bench(b, cfg, *warmup, *steps)
 		if rep, ok := b.(gpu.Reporter); ok && err == nil {
 			notes = append(notes, rep.Report())

@@ -171,7 +171,10 @@ func modelParity(t *testing.T, g gpu.Backend) {
 	d := model.Config{Arch: "densenet", Depth: 10, Growth: 4, Bottleneck: true, Compression: 0.5, Dropout: 0.1, Classes: 10, Init: "fan_out"}
 	dp := d // every batch norm computing its own statistics
 	dp.PerLayerBNStats = true
-	for name, cfg := range map[string]model.Config{"resnet8": r, "resnet8-B": rb, "densenet-bc10": d, "densenet-bc10-per-layer-stats": dp} {
+	dg := d // new channels packed, then copied into the block
+	dg.PackedGrowth, dg.Dropout = true, 0
+	for name, cfg := range map[string]model.Config{"resnet8": r, "resnet8-B": rb, "densenet-bc10": d, "densenet-bc10-per-layer-stats": dp,
+		"densenet-bc10-packed-growth": dg} {
 		t.Run(name, func(t *testing.T) {
 			const batch = 8
 			run := func(b gpu.Backend) (logits, grads []float32) {

@@ -74,8 +74,9 @@ func fakeLibrariesChild(t *testing.T) {
 		{ConvAlgos: "legacy"}, {ConvAlgos: "graph"}, {ConvAlgos: "all"}, {ConvAlgos: "legacy", OurBatchNorm: true},
 		{ConvAlgos: "legacy", WGradStream: true}, {ConvAlgos: "graph", WGradStream: true},
 	} {
-		for variant := 0; variant < 4; variant++ { // fused or not, statistics shared or not
-			unfused, perLayer := variant&1 == 1, variant&2 == 2
+		// fused or not, statistics shared or not, DenseNet's growth in place or packed
+		for variant := 0; variant < 8; variant++ {
+			unfused, perLayer, packed := variant&1 == 1, variant&2 == 2, variant&4 == 4
 			b, err := cuda.New(opts)
 			if err != nil {
 				t.Fatalf("cuda.New on the fake libraries: %v", err)
@@ -84,9 +85,9 @@ func fakeLibrariesChild(t *testing.T) {
 				t.Fatalf("not the fake libraries: %s", b.Describe())
 			}
 			for name, cfg := range tiny {
-				cfg.UnfusedReLU, cfg.PerLayerBNStats = unfused, perLayer
+				cfg.UnfusedReLU, cfg.PerLayerBNStats, cfg.PackedGrowth = unfused, perLayer, packed
 				if err := fakeStep(b, cfg); err != nil {
-					t.Errorf("%s, options %+v, unfused %v, per-layer statistics %v: %v", name, opts, unfused, perLayer, err)
+					t.Errorf("%s, options %+v, unfused %v, per-layer statistics %v, packed growth %v: %v", name, opts, unfused, perLayer, packed, err)
 				}
 				runs++
 			}
