@@ -328,6 +328,14 @@ func TestFusedReLUMatchesUnfused(t *testing.T) {
 	}
 }
 
+// layersPerBlock is the number of layers in each of a DenseNet's 3 blocks.
+func layersPerBlock(c model.Config) int {
+	if c.Bottleneck {
+		return (c.Depth - 4) / 6
+	}
+	return (c.Depth - 4) / 3
+}
+
 // TestSharedBNStatsMatchPerLayer checks that DenseNet's shared batch
 // statistics train exactly as every batch norm computing its own: on the CPU
 // a channel's statistics do not depend on the channels around it, so the
@@ -347,10 +355,7 @@ func TestSharedBNStatsMatchPerLayer(t *testing.T) {
 			perLayer := oneStep(t, b, c)
 			// every DenseNet batch norm but the bottleneck's reads the block:
 			// one Stats per layer and per stem or transition
-			layers := (c.Depth - 4) / 3
-			if c.Bottleneck {
-				layers = (c.Depth - 4) / 6
-			}
+			layers := layersPerBlock(c)
 			stats, fromStats := 0, 0
 			for op, n := range shared.rows {
 				if strings.Contains(op, " stats") && !strings.Contains(op, "from stats") {
@@ -392,11 +397,7 @@ func TestPackedGrowthMatchesInPlace(t *testing.T) {
 			inPlace := oneStep(t, b, c)
 			c.PackedGrowth = true
 			packed := oneStep(t, b, c)
-			perBlock := (c.Depth - 4) / 3
-			if c.Bottleneck {
-				perBlock = (c.Depth - 4) / 6
-			}
-			want := 2 * 3 * perBlock
+			want := 2 * 3 * layersPerBlock(c)
 			if c.Dropout > 0 {
 				want = 0
 			}

@@ -104,43 +104,31 @@ func fakeLibrariesChild(t *testing.T) {
 	}
 	// whole training steps as train runs them: the data set on the device,
 	// batches built there, the step recorded as a CUDA graph and replayed
-	// (with the side stream: its fork and join inside the recording)
-	b, err := cuda.New(gpu.Options{ConvAlgos: "all", WGradStream: true})
-	if err != nil {
-		t.Fatalf("cuda.New on the fake libraries: %v", err)
-	}
-	defer b.Close()
-	for _, m := range []string{"resnet20", "densenet-bc100", "densenet40-dropout"} {
-		r, err := train.Bench(b, benchConfig(m), 2, 2)
+	// (with the side stream: its fork and join inside the recording); then
+	// without graphs, where every op's Go code runs each step (as with
+	// -graphs=false). Neither may allocate.
+	for _, opts := range []gpu.Options{{ConvAlgos: "all", WGradStream: true}, {ConvAlgos: "all", WGradStream: true, NoGraphs: true}} {
+		b, err := cuda.New(opts)
 		if err != nil {
-			t.Errorf("bench %s: %v", m, err)
-			continue
+			t.Fatalf("cuda.New on the fake libraries: %v", err)
 		}
-		for _, n := range r.Notes {
-			if strings.Contains(n, "one by one") {
-				t.Errorf("bench %s: %s", m, n) // a recording that failed and fell back
+		for _, m := range []string{"resnet20", "densenet-bc100", "densenet40-dropout"} {
+			r, err := train.Bench(b, benchConfig(m), 2, 3)
+			if err != nil {
+				t.Errorf("bench %s, options %+v: %v", m, opts, err)
+				continue
 			}
+			for _, n := range r.Notes {
+				if strings.Contains(n, "one by one") {
+					t.Errorf("bench %s: %s", m, n) // a recording that failed and fell back
+				}
+			}
+			if r.AllocsPerStep != 0 {
+				t.Errorf("bench %s, options %+v: a step allocates %v times (%v bytes)", m, opts, r.AllocsPerStep, r.BytesPerStep)
+			}
+			runs++
 		}
-		if r.AllocsPerStep != 0 {
-			t.Errorf("bench %s: a replayed step allocates %v times", m, r.AllocsPerStep)
-		}
-		runs++
-	}
-	// without graphs every op's Go code runs each step (as in -graphs=false):
-	// it must not allocate either
-	nb, err := cuda.New(gpu.Options{ConvAlgos: "all", WGradStream: true, NoGraphs: true})
-	if err != nil {
-		t.Fatalf("cuda.New on the fake libraries: %v", err)
-	}
-	defer nb.Close()
-	for _, m := range []string{"resnet20", "densenet-bc100", "densenet40-dropout"} {
-		r, err := train.Bench(nb, benchConfig(m), 2, 3)
-		if err != nil {
-			t.Errorf("bench %s without graphs: %v", m, err)
-		} else if r.AllocsPerStep != 0 {
-			t.Errorf("bench %s without graphs: a step allocates %v times (%v bytes)", m, r.AllocsPerStep, r.BytesPerStep)
-		}
-		runs++
+		b.Close()
 	}
 	runs += fakeEnginesFail(t, tiny["densenet-bc10"])
 	fakeWgradOverwrites(t)
