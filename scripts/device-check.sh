@@ -46,8 +46,10 @@ summary="$out/summary.txt"
 status=0
 
 note() { echo "$*" | tee -a "$summary"; }
+ran=" " # the steps this invocation ran, for the closing table
 step() { # step NAME SECONDS COMMAND...
   local name=$1 limit=$2; shift 2
+  ran+="$name "
   if [ -n "${DRY_RUN:-}" ] && [[ "$name" == parity* ]]; then
     # make device-dry-run: on the fake libraries, which compute nothing,
     # only the commands and code paths can be checked, not values
@@ -171,8 +173,7 @@ run_bench() {
   fi
 }
 
-# 4b. what each speed-up gains, one switched off at a time (after the
-# benches above, so that a run cut short keeps those): the fused ReLU and
+# 4b. what each speed-up gains, one switched off at a time: the fused ReLU and
 # shortcut add (our kernels) against cuDNN's batch norm and separate ops;
 # DenseNet's batch statistics shared against computed per layer, and its
 # layers' new channels written in place against packed and copied; our
@@ -180,9 +181,12 @@ run_bench() {
 # gradient on a second stream beside its input gradient (their parity first:
 # whole nets, recorded steps, and for -our-bn the batch-norm cases); each
 # engine's time
-run_ablations() {
+run_parity_switches() {
   REPRO_REQUIRE_GPU=1 step parity-switches 180 "$bin/cuda.test" -test.v -test.timeout 170s -test.run '^TestSwitches'
   grep -hsE '^(--- FAIL|FAIL|ok|PASS)' "$out/parity-switches.txt" | tail -n 10 >> "$summary"
+}
+run_ablations() {
+  run_parity_switches
   step bench-unfused 120 "$bin/repro" bench -backend cuda -conv-algos all -fused-relu=false -models resnet56,densenet-bc100 -steps 20 -warmup 5
   step bench-perlayer 60 "$bin/repro" bench -backend cuda -conv-algos all -shared-bn-stats=false -models densenet-bc100 -steps 20 -warmup 5
   step bench-packed 60 "$bin/repro" bench -backend cuda -conv-algos all -packed-growth -models densenet-bc100 -steps 20 -warmup 5
@@ -220,19 +224,27 @@ run_nhwc() {
   python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null || { note "nhwc: no python3 with torch and CUDA"; return; }
   step torch-nhwc 120 python3 "$here/bench/torch_reference.py" --device cuda --models resnet56,densenet-bc100 --steps 20 --warmup 5 --channels-last
 }
-# the steps, in the order STEPS names them
-for s in $steps; do
-  case $s in
-  gpu | parity | recipe | train-cpu | train | bench | ablations | nographs | profile | kernels | nhwc) "run_${s//-/_}" ;;
-  *) note "unknown step $s (want gpu, parity, recipe, train-cpu, train, bench, ablations, nographs, profile, kernels, nhwc)"; status=1 ;;
-  esac
+# the steps, in the order STEPS names them, every name checked first (no
+# globbing: a name is a word)
+known=" gpu parity parity-switches recipe train-cpu train bench ablations nographs profile kernels nhwc "
+set -f
+read -ra names <<< "$steps"
+set +f
+if [ "${#names[@]}" -eq 0 ]; then
+  note "STEPS names no step (want some of:$known)"; exit 2
+fi
+for s in "${names[@]}"; do
+  if [[ "$known" != *" $s "* ]]; then
+    note "unknown step $s in STEPS (want some of:$known)"; exit 2
+  fi
 done
-# one table of every bench of this run at batch 128: img/s per model and
-# variant, each ablation's rate against bench-all (the convolutions they all
-# use), and the projected 164-epoch minutes
+for s in "${names[@]}"; do "run_${s//-/_}"; done
+# one table of the benches this invocation ran, at batch 128 (a killed run
+# gets none): img/s per model and variant, the projected 164-epoch minutes,
+# and each ablation's rate against bench-all (the convolutions they all use)
 benches=()
 for f in bench bench-graph bench-all bench-unfused bench-perlayer bench-packed bench-ourbn bench-wgrad bench-nographs; do
-  [ -s "$out/$f.txt" ] && benches+=("$out/$f.txt")
+  [[ "$ran" == *" $f "* ]] && [ -s "$out/$f.txt" ] && benches+=("$out/$f.txt")
 done
 if [ "${#benches[@]}" -gt 0 ]; then
   awk 'FNR == 1 { f = FILENAME; sub(/.*\//, "", f); sub(/\.txt$/, "", f); files[++nf] = f }

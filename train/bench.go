@@ -94,6 +94,7 @@ func Bench(b gpu.Backend, cfg Config, warmup, steps int) (*BenchResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer t.close()
 	res := &BenchResult{Model: cfg.Model, Batch: batch, Params: t.net.Params.Len}
 	step := 0
 	for i := 0; i < warmup; i++ {
@@ -166,6 +167,7 @@ func BenchProfile(b gpu.Backend, cfg Config, warmup, steps int) (*profile.Backen
 	if err != nil {
 		return nil, err
 	}
+	defer t.close()
 	step := 0
 	warmup = max(warmup, 1) // the first step plans (algorithm searches): never profile it
 	for i := 0; i < warmup+steps; i++ {

@@ -142,6 +142,7 @@ func (r *Run) Execute(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer t.close()
 	t.run = r
 	net, dev := t.net, t.dev
 	planned := r.Backend.MemoryInUse()
@@ -259,6 +260,20 @@ type replayable struct {
 	off    bool
 	rec    gpu.Recording
 }
+
+// close destroys the recording, if any (a backend whose recordings are all
+// closed may plan other ops again, for another run).
+func (p *replayable) close() error {
+	if p.rec == nil {
+		return nil
+	}
+	err := p.rec.Close()
+	p.rec = nil
+	return err
+}
+
+// close destroys the trainer's recordings.
+func (t *trainer) close() error { return errors.Join(t.trainOps.close(), t.evalOps.close()) }
 
 func (p *replayable) run(b gpu.Backend, logf func(string, ...any), what string, ops func() error) error {
 	if p.rec != nil {

@@ -349,9 +349,9 @@ func TestReadMetricsRoundTrip(t *testing.T) {
 // trainer runs ops directly once, records once, and replays from then on.
 type fakeRecorder struct {
 	gpu.Backend
-	records, replays int
-	fail             error
-	replaying        bool
+	records, replays, closes int
+	fail                     error
+	replaying                bool
 }
 
 // SetSeed fails inside a replay: a CUDA graph would hold the value it was
@@ -382,7 +382,7 @@ func (r *fakeRecording) Replay() error {
 	defer func() { r.f.replaying = false }()
 	return r.ops()
 }
-func (r *fakeRecording) Close() error { return nil }
+func (r *fakeRecording) Close() error { r.f.closes++; return nil }
 
 // TestRecordedStepsMatchDirect trains with and without a recorder, and with
 // one whose recording fails, and wants the same rows and weights from all:
@@ -426,8 +426,8 @@ func recordedStepsMatchDirect(t *testing.T, cfg Config) {
 	}
 	// 2 epochs of 4 steps: step 1 direct, step 2 recorded, all but step 1
 	// replayed; evaluation: 3 batches an epoch, batch 1 direct
-	if rec.records != 2 || rec.replays != 7+5 {
-		t.Errorf("recorded %d times and replayed %d, want 2 (step, evaluation) and 12", rec.records, rec.replays)
+	if rec.records != 2 || rec.replays != 7+5 || rec.closes != 2 {
+		t.Errorf("recorded %d times, replayed %d, closed %d, want 2 (step, evaluation), 12 and 2 (at the run's end)", rec.records, rec.replays, rec.closes)
 	}
 
 	broken := &fakeRecorder{Backend: newCPU(t), fail: errors.New("capture not supported")}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -99,7 +100,8 @@ type Backend struct {
 	convChoices ConvChoices
 	// logAlgos prints each convolution's chosen algorithm ($REPRO_CUDA_ALGOS=1)
 	logAlgos bool
-	// recordings are the CUDA graphs made by Record, destroyed by Close
+	// recordings are the live CUDA graphs made by Record (a recording's
+	// Close removes it; the backend's Close destroys those left)
 	recordings []*recording
 	closed     bool
 }
@@ -274,7 +276,7 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.ctx.StreamSync(b.stream)
-	for _, r := range b.recordings {
+	for _, r := range slices.Clone(b.recordings) { // each Close removes itself
 		r.Close()
 	}
 	b.closed = true

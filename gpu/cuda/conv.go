@@ -376,13 +376,13 @@ func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bo
 	var ms float32
 	err := errors.New("beta 1 not tried (a test's forceOverwrite)")
 	if !(dir == lib.ConvBackwardFilter && c.b.forceOverwrite) {
-		e, ms, err = c.timeEngines(g, a, cv, w, accumulate)
+		e, ms, err = c.timeEngines(g, a, cv, w, accumulate, false)
 	}
 	if err == nil || dir != lib.ConvBackwardFilter {
 		return e, false, ms, err
 	}
 	g.Beta = 0
-	e, ms, err0 := c.timeEngines(g, a, cv, w, false)
+	e, ms, err0 := c.timeEngines(g, a, cv, w, false, true)
 	if err0 != nil {
 		return nil, false, 0, fmt.Errorf("%w (and with beta 0: %v)", err, err0)
 	}
@@ -390,8 +390,11 @@ func (c *conv) searchEngines(dir int, a, cv view, w lib.DevicePtr, accumulate bo
 }
 
 // timeEngines plans g's engines, times each usable one and returns the
-// fastest with its time in ms; accumulate: a data gradient adds to dx.
-func (c *conv) timeEngines(g lib.ConvGraph, a, cv view, w lib.DevicePtr, accumulate bool) (*lib.EnginePlan, float32, error) {
+// fastest with its time in ms; accumulate: a data gradient adds to dx;
+// withAdd: each timed run includes the kernel that adds an overwriting
+// weight gradient to dw, as the training step runs it (so that -conv-algos
+// all compares like with like).
+func (c *conv) timeEngines(g lib.ConvGraph, a, cv view, w lib.DevicePtr, accumulate, withAdd bool) (*lib.EnginePlan, float32, error) {
 	b, dir := c.b, g.Direction
 	_, wsBytes, err := b.searchWorkspace()
 	if err != nil {
@@ -413,7 +416,10 @@ func (c *conv) timeEngines(g lib.ConvGraph, a, cv view, w lib.DevicePtr, accumul
 			continue
 		}
 		ms, err := c.timeConv(dir, a, cv, w, func(ws lib.DevicePtr, wsBytes uint64, out lib.DevicePtr) error {
-			return c.run(dir, nil, e, 0, a, cv, w, out, ws, wsBytes, accumulate)
+			if err := c.run(dir, nil, e, 0, a, cv, w, out, ws, wsBytes, accumulate); err != nil || !withAdd {
+				return err
+			}
+			return b.addFlat(out, out, c.s.WeightLen(), b.stream) // out += out: values do not matter here
 		})
 		if b.logAlgos && err != nil {
 			fmt.Fprintf(os.Stderr, "cuda conv %s %s: backend %s: failed: %v\n", c.describe(a.n), dirName(dir), e, err)

@@ -127,10 +127,32 @@ func TestSwitchesConformanceOurBatchNorm(t *testing.T) {
 	}
 }
 
-// switches are the Options.WGradStream and OurBatchNorm settings of the
-// TestSwitches* tests, by name.
-func switches() map[string]gpu.Options {
-	return map[string]gpu.Options{"wgrad-stream": {WGradStream: true}, "our-bn": {OurBatchNorm: true}}
+// aSwitch is a setting of the TestSwitches* tests: options, and whether
+// every engine weight gradient is planned with beta 0 and added
+// (cuda.ForceOverwrite, which only engines take: -conv-algos graph).
+type aSwitch struct {
+	name      string
+	opts      gpu.Options
+	overwrite bool
+}
+
+func switches() []aSwitch {
+	return []aSwitch{{"wgrad-stream", gpu.Options{WGradStream: true}, false}, {"our-bn", gpu.Options{OurBatchNorm: true}, false},
+		{"wgrad-overwrite-stream", gpu.Options{WGradStream: true}, true}}
+}
+
+// openSwitch opens the backend of sw under algos, or reports false when the
+// setting does not apply to algos.
+func openSwitch(t *testing.T, sw aSwitch, algos string, o gpu.Options) (gpu.Backend, bool) {
+	if sw.overwrite && algos != "graph" {
+		return nil, false
+	}
+	o.WGradStream, o.OurBatchNorm, o.ConvAlgos = sw.opts.WGradStream, sw.opts.OurBatchNorm, algos
+	b := open(t, o)
+	if sw.overwrite {
+		cuda.ForceOverwrite(b)
+	}
+	return b, true
 }
 
 // TestModelParity runs whole small nets forward and backward on the CPU and
@@ -145,9 +167,18 @@ func TestModelParity(t *testing.T) {
 // TestSwitchesModelParity is TestModelParity under each of switches.
 func TestSwitchesModelParity(t *testing.T) {
 	for _, algos := range convAlgos() {
-		for name, o := range switches() {
-			o.ConvAlgos = algos
-			t.Run(algos+"/"+name, func(t *testing.T) { modelParityUnder(t, o) })
+		for _, sw := range switches() {
+			t.Run(algos+"/"+sw.name, func(t *testing.T) {
+				b, ok := openSwitch(t, sw, algos, gpu.Options{StrictFP32: true})
+				if !ok {
+					t.Skipf("%s applies to -conv-algos graph only", sw.name)
+				}
+				modelParity(t, b)
+				usedEngines(t, b, algos)
+				if c := b.(*cuda.Backend).ConvChoices(); sw.overwrite && c.Overwrites == 0 {
+					t.Errorf("no weight gradient took the beta-0 path: %+v", c)
+				}
+			})
 		}
 	}
 }
@@ -268,9 +299,14 @@ func TestRecordedStepMatchesDirect(t *testing.T) {
 // switches.
 func TestSwitchesRecordedStep(t *testing.T) {
 	for _, algos := range convAlgos() {
-		for name, o := range switches() {
-			o.StrictFP32, o.Deterministic, o.ConvAlgos = true, true, algos
-			t.Run(algos+"/"+name, func(t *testing.T) { recordedStepMatchesDirect(t, open(t, o)) })
+		for _, sw := range switches() {
+			t.Run(algos+"/"+sw.name, func(t *testing.T) {
+				b, ok := openSwitch(t, sw, algos, gpu.Options{StrictFP32: true, Deterministic: true})
+				if !ok {
+					t.Skipf("%s applies to -conv-algos graph only", sw.name)
+				}
+				recordedStepMatchesDirect(t, b)
+			})
 		}
 	}
 }

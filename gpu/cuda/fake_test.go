@@ -107,10 +107,17 @@ func fakeLibrariesChild(t *testing.T) {
 	// (with the side stream: its fork and join inside the recording); then
 	// without graphs, where every op's Go code runs each step (as with
 	// -graphs=false). Neither may allocate.
-	for _, opts := range []gpu.Options{{ConvAlgos: "all", WGradStream: true}, {ConvAlgos: "all", WGradStream: true, NoGraphs: true}} {
+	// Last, the engines' weight gradients planned with beta 0 and added, the
+	// scratch growing for each model once the one before closed its
+	// recordings.
+	for i, opts := range []gpu.Options{{ConvAlgos: "all", WGradStream: true}, {ConvAlgos: "all", WGradStream: true, NoGraphs: true},
+		{ConvAlgos: "graph", WGradStream: true}} {
 		b, err := cuda.New(opts)
 		if err != nil {
 			t.Fatalf("cuda.New on the fake libraries: %v", err)
+		}
+		if i == 2 {
+			cuda.ForceOverwrite(b)
 		}
 		for _, m := range []string{"resnet20", "densenet-bc100", "densenet40-dropout"} {
 			r, err := train.Bench(b, benchConfig(m), 2, 3)
@@ -127,6 +134,9 @@ func fakeLibrariesChild(t *testing.T) {
 				t.Errorf("bench %s, options %+v: a step allocates %v times (%v bytes)", m, opts, r.AllocsPerStep, r.BytesPerStep)
 			}
 			runs++
+		}
+		if c := b.(*cuda.Backend).ConvChoices(); i == 2 && c.Overwrites == 0 {
+			t.Errorf("forced overwrites: %+v", c)
 		}
 		b.Close()
 	}
@@ -230,6 +240,29 @@ func fakeWgradOverwrites(t *testing.T) {
 			t.Errorf("side stream %v: %+v, report %q", side, c, b.(gpu.Reporter).Report())
 		}
 	}
+	// a data gradient that adds to dx has no beta-0 retry (nothing would
+	// add the output): it falls back to cudnnFind
+	b, err := cuda.New(gpu.Options{ConvAlgos: "graph"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	s := gpu.ConvSpec{N: 2, InC: 3, InH: 8, InW: 8, OutC: 4, Kernel: 3, Stride: 1, Pad: 1}
+	conv, err := b.NewConv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err1 := b.NewTensor(2, 3, 8, 8)
+	dx, err2 := b.NewTensor(2, 3, 8, 8)
+	dy, err3 := b.NewTensor(2, 4, 8, 8)
+	w, err4 := b.Alloc(s.WeightLen())
+	dw, err5 := b.Alloc(s.WeightLen())
+	if err := errors.Join(err1, err2, err3, err4, err5, conv.Backward(dx, dw, dy, x, w, true)); err != nil {
+		t.Fatal(err)
+	}
+	if c := b.(*cuda.Backend).ConvChoices(); c.Fallbacks != 1 || c.Overwrites != 1 || !strings.Contains(c.FirstFallback, "backward data") {
+		t.Errorf("an accumulating dx with beta 1 refused: %+v, want its data gradient fallen back and its weight gradient overwriting", c)
+	}
 }
 
 // fakeBackwardCalls runs a convolution's Backward on a backend of opts,
@@ -266,10 +299,12 @@ func fakeBackwardCalls(t *testing.T, opts gpu.Options, want func(withDx bool) []
 	dx, err2 := b.NewTensor(2, 3, 8, 8)
 	dy, err3 := b.NewTensor(2, 4, 8, 8)
 	w, err4 := b.Alloc(s.WeightLen())
-	dw, err5 := b.Alloc(s.WeightLen())
+	// dw one float into its buffer: not where a fresh allocation starts
+	dwAll, err5 := b.Alloc(s.WeightLen() + 1)
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		t.Fatal(err)
 	}
+	dw := dwAll.Sub(1, s.WeightLen())
 	// the first calls plan (algorithm searches); the second are the step's
 	for _, withDx := range []bool{true, true, false} {
 		d := dx

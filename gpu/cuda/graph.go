@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 
 	"repro/gpu"
 	"repro/gpu/cuda/lib"
@@ -64,12 +65,17 @@ func (r *recording) Replay() error {
 	return r.b.ctx.LaunchGraph(r.exec, r.b.stream)
 }
 
-// Close destroys the graph once the stream has finished with it.
+// Close destroys the graph once the stream has finished with it. Buffers
+// that planning grows (workspaces, scratch) may grow again once no
+// recording holds their addresses.
 func (r *recording) Close() error {
 	if r.closed || r.b.closed {
 		return nil
 	}
 	r.closed = true
+	if i := slices.Index(r.b.recordings, r); i >= 0 {
+		r.b.recordings = slices.Delete(r.b.recordings, i, i+1)
+	}
 	err := r.b.ctx.StreamSync(r.b.stream)
 	return errors.Join(err, r.b.ctx.DestroyGraphExec(r.exec), r.b.ctx.DestroyGraph(r.graph))
 }
