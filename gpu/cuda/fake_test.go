@@ -247,17 +247,8 @@ func fakeWgradOverwrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	s := gpu.ConvSpec{N: 2, InC: 3, InH: 8, InW: 8, OutC: 4, Kernel: 3, Stride: 1, Pad: 1}
-	conv, err := b.NewConv(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err1 := b.NewTensor(2, 3, 8, 8)
-	dx, err2 := b.NewTensor(2, 3, 8, 8)
-	dy, err3 := b.NewTensor(2, 4, 8, 8)
-	w, err4 := b.Alloc(s.WeightLen())
-	dw, err5 := b.Alloc(s.WeightLen())
-	if err := errors.Join(err1, err2, err3, err4, err5, conv.Backward(dx, dw, dy, x, w, true)); err != nil {
+	c := newFakeConv(t, b)
+	if err := c.conv.Backward(c.dx, c.dw, c.dy, c.x, c.w, true); err != nil {
 		t.Fatal(err)
 	}
 	if c := b.(*cuda.Backend).ConvChoices(); c.Fallbacks != 1 || c.Overwrites != 1 || !strings.Contains(c.FirstFallback, "backward data") {
@@ -290,29 +281,15 @@ func fakeBackwardCalls(t *testing.T, opts gpu.Options, want func(withDx bool) []
 		t.Fatalf("cuda.New on the fake libraries: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
-	s := gpu.ConvSpec{N: 2, InC: 3, InH: 8, InW: 8, OutC: 4, Kernel: 3, Stride: 1, Pad: 1}
-	conv, err := b.NewConv(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err1 := b.NewTensor(2, 3, 8, 8)
-	dx, err2 := b.NewTensor(2, 3, 8, 8)
-	dy, err3 := b.NewTensor(2, 4, 8, 8)
-	w, err4 := b.Alloc(s.WeightLen())
-	// dw one float into its buffer: not where a fresh allocation starts
-	dwAll, err5 := b.Alloc(s.WeightLen() + 1)
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
-		t.Fatal(err)
-	}
-	dw := dwAll.Sub(1, s.WeightLen())
+	c := newFakeConv(t, b)
 	// the first calls plan (algorithm searches); the second are the step's
 	for _, withDx := range []bool{true, true, false} {
-		d := dx
+		d := c.dx
 		if !withDx {
 			d = gpu.Tensor{}
 		}
 		history()
-		if err := conv.Backward(d, dw, dy, x, w, false); err != nil {
+		if err := c.conv.Backward(d, c.dw, c.dy, c.x, c.w, false); err != nil {
 			t.Fatal(err)
 		}
 		got, want := history(), want(withDx)
@@ -343,6 +320,32 @@ func fakeBackwardCalls(t *testing.T, opts gpu.Options, want func(withDx bool) []
 		}
 	}
 	return b
+}
+
+// fakeConv is a small 3x3 convolution on a fake backend with its tensors;
+// dw sits one float into its buffer, not where a fresh allocation starts.
+type fakeConv struct {
+	conv      gpu.Conv
+	x, dx, dy gpu.Tensor
+	w, dw     gpu.Slice
+}
+
+func newFakeConv(t *testing.T, b gpu.Backend) fakeConv {
+	t.Helper()
+	s := gpu.ConvSpec{N: 2, InC: 3, InH: 8, InW: 8, OutC: 4, Kernel: 3, Stride: 1, Pad: 1}
+	conv, err := b.NewConv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err1 := b.NewTensor(2, 3, 8, 8)
+	dx, err2 := b.NewTensor(2, 3, 8, 8)
+	dy, err3 := b.NewTensor(2, 4, 8, 8)
+	w, err4 := b.Alloc(s.WeightLen())
+	dwAll, err5 := b.Alloc(s.WeightLen() + 1)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		t.Fatal(err)
+	}
+	return fakeConv{conv: conv, x: x, dx: dx, dy: dy, w: w, dw: dwAll.Sub(1, s.WeightLen())}
 }
 
 // field is the value of a record's name=value field, or "".
