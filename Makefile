@@ -46,12 +46,19 @@ quickstart: build
 # binary of the parity suite, the data and the check script, in device/
 # (ignored by git). Run it there as: device/scripts/device-check.sh OUTDIR
 # The CPU reference is kept while the script's recipe is unchanged.
+# The binaries are built without DWARF and the symbol table (-s -w), a third
+# of their size: no debugger runs there, and a panic's stack trace keeps its
+# function names and lines. DEVICE_MAX_MIB bounds the whole bundle, for
+# machines that take it with a cap on the files sent (64 MiB, the source
+# tree included, where this project's checks run).
+DEVICE_LDFLAGS = -s -w
+DEVICE_MAX_MIB = 60
 device-bundle:
 	rm -rf device/bin device/scripts device/bench device/data
 	mkdir -p device/bin device/data device/scripts device/bench
-	$(GO) build -tags cuda -o device/bin/repro ./cmd/repro
-	$(GO) test -c -tags cuda -o device/bin/cuda.test ./gpu/cuda
-	$(GO) test -c -tags cuda -o device/bin/cudalib.test ./gpu/cuda/lib
+	$(GO) build -tags cuda -ldflags='$(DEVICE_LDFLAGS)' -o device/bin/repro ./cmd/repro
+	$(GO) test -c -tags cuda -ldflags='$(DEVICE_LDFLAGS)' -o device/bin/cuda.test ./gpu/cuda
+	$(GO) test -c -tags cuda -ldflags='$(DEVICE_LDFLAGS)' -o device/bin/cudalib.test ./gpu/cuda/lib
 	cp scripts/device-check.sh scripts/kernel-times.py device/scripts/
 	cp experiments.toml device/
 	cp bench/torch_reference.py device/bench/
@@ -63,6 +70,10 @@ device-bundle:
 		rm -rf device/cpu-reference; \
 		OPENBLAS_NUM_THREADS=1 STEPS=train-cpu device/scripts/device-check.sh device/cpu-reference; \
 	else echo "device/cpu-reference: kept (same recipe)"; fi
+	@mib=$$(( ($$(du -sb device | cut -f1) + 1048575) / 1048576 )); \
+	if [ $$mib -gt $(DEVICE_MAX_MIB) ]; then \
+		echo "device/ is $$mib MiB, over DEVICE_MAX_MIB=$(DEVICE_MAX_MIB): too large to send to a GPU machine whole" >&2; exit 1; \
+	else echo "device/: $$mib MiB (DEVICE_MAX_MIB=$(DEVICE_MAX_MIB))"; fi
 
 # The bundle's bench and ablation steps on the fake CUDA libraries of the
 # binding tests (gpu/cuda/lib/testdata/fake.c, built with gcc), here, without
