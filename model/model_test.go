@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"repro/gpu"
-	"repro/gpu/cpu"
+	"repro/gpu/cpu/cputest"
 	"repro/gpu/profile"
 	"repro/model"
 )
@@ -122,7 +122,7 @@ func tinyNet(t *testing.T, b gpu.Backend, c model.Config, batch int, initSeed, i
 // checked exactly elsewhere (gpu/ref, gpu/gputest); this catches a layer
 // reading or writing the wrong buffer.
 func TestGradientDirectional(t *testing.T) {
-	b := cpuBackend(t)
+	b := cputest.Open(t, gpu.Options{})
 	const batch = 4
 	for name, c := range tiny() {
 		t.Run(name, func(t *testing.T) {
@@ -198,7 +198,7 @@ func TestGradientDirectional(t *testing.T) {
 // TestInferenceIsPerSample checks that evaluation mode does not mix samples:
 // padding a batch must not change the other samples' logits.
 func TestInferenceIsPerSample(t *testing.T) {
-	b := cpuBackend(t)
+	b := cputest.Open(t, gpu.Options{})
 	c, _ := model.Preset("resnet8")
 	net, err := model.New(b, c, 3)
 	if err != nil {
@@ -294,19 +294,8 @@ func sameStep(t *testing.T, what string, a, b stepResult) {
 	}
 }
 
-// cpuBackend opens the CPU backend for a test, closed when it ends.
-func cpuBackend(t *testing.T) gpu.Backend {
-	t.Helper()
-	b, err := cpu.New(gpu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
-
 func TestFusedReLUMatchesUnfused(t *testing.T) {
-	b := cpuBackend(t)
+	b := cputest.Open(t, gpu.Options{})
 	for name, c := range tiny() {
 		t.Run(name, func(t *testing.T) {
 			c.UnfusedReLU = false
@@ -343,7 +332,7 @@ func layersPerBlock(c model.Config) int {
 // updated from the float32 statistics rather than float64 ones, so they may
 // differ in the last bits.
 func TestSharedBNStatsMatchPerLayer(t *testing.T) {
-	b := cpuBackend(t)
+	b := cputest.Open(t, gpu.Options{})
 	for name, c := range tiny() {
 		if c.Arch != "densenet" {
 			continue
@@ -388,7 +377,7 @@ func TestSharedBNStatsMatchPerLayer(t *testing.T) {
 // bit for bit as writing them in place, with one copy each way per layer
 // (none with dropout, whose ops write the block already).
 func TestPackedGrowthMatchesInPlace(t *testing.T) {
-	b := cpuBackend(t)
+	b := cputest.Open(t, gpu.Options{})
 	for name, c := range tiny() {
 		if c.Arch != "densenet" {
 			continue
@@ -414,7 +403,7 @@ func TestPackedGrowthMatchesInPlace(t *testing.T) {
 // others); nets without dropout ops, ResNets with Dropout set included,
 // have no seed to store.
 func TestDropoutFollowsSeed(t *testing.T) {
-	b := cpuBackend(t)
+	b := cputest.Open(t, gpu.Options{})
 	r, _ := model.Preset("resnet8")
 	r.Dropout = 0.2
 	for name, c := range map[string]model.Config{"resnet8 (Dropout ignored)": r, "densenet-bc10": tiny()["densenet-bc10"]} {

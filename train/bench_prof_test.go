@@ -4,17 +4,13 @@ import (
 	"testing"
 
 	"repro/gpu"
-	"repro/gpu/cpu"
+	"repro/gpu/cpu/cputest"
 )
 
 // BenchmarkTrainStepResNet20 is the CPU training step of ResNet-20 at batch
 // 128, for `go test -bench TrainStep -cpuprofile`.
 func BenchmarkTrainStepResNet20(bm *testing.B) {
-	b, err := cpu.New(gpu.Options{})
-	if err != nil {
-		bm.Fatal(err)
-	}
-	defer b.Close()
+	b := cputest.Open(bm, gpu.Options{})
 	t, gflops, err := benchTrainer(b, BenchConfig("resnet20", 128), 128)
 	if err != nil {
 		bm.Fatal(err)

@@ -6,6 +6,8 @@ import (
 
 	"repro/data"
 	"repro/data/datatest"
+	"repro/gpu"
+	"repro/gpu/cpu/cputest"
 )
 
 // TestLearnsRealImages trains a small ResNet on real CIFAR-10 images (the
@@ -23,7 +25,7 @@ func TestLearnsRealImages(t *testing.T) {
 	cfg.Data.Normalization = "channel_meanstd"
 	cfg.Data.Subset = 500     // 5,000 training images
 	cfg.Data.TestSubset = 100 // 1,000 test images
-	res, err := (&Run{Name: "real", Dir: t.TempDir(), Config: cfg, Backend: newCPU(t), Source: Source{Train: tr, Test: te}}).Execute(context.Background())
+	res, err := (&Run{Name: "real", Dir: t.TempDir(), Config: cfg, Backend: cputest.Open(t, gpu.Options{}), Source: Source{Train: tr, Test: te}}).Execute(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"repro/data"
 	"repro/gpu"
-	"repro/gpu/cpu"
+	"repro/gpu/cpu/cputest"
 )
 
 // synthetic returns a small learnable data set: each class has its own
@@ -42,16 +42,6 @@ func tinyConfig() Config {
 	c.Batch = 16
 	c.Schedule.Milestones = []int{2}
 	return c
-}
-
-func newCPU(t *testing.T) gpu.Backend {
-	t.Helper()
-	b, err := cpu.New(gpu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
 }
 
 // interruptAt cancels the run at its first progress report of an epoch.
@@ -99,7 +89,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 }
 
 func resumeMatchesUninterrupted(t *testing.T, cfg Config, trainImages int) {
-	b := newCPU(t)
+	b := cputest.Open(t, gpu.Options{})
 	src := Source{Train: synthetic(trainImages, 32, 1), Test: synthetic(40, 32, 2)}
 	dirA, dirB := t.TempDir(), t.TempDir()
 
@@ -153,7 +143,7 @@ func resumeMatchesUninterrupted(t *testing.T, cfg Config, trainImages int) {
 // TestLearnsSynthetic checks that the loop learns an easy problem, for
 // every optimizer and the augmentation modes.
 func TestLearnsSynthetic(t *testing.T) {
-	b := newCPU(t)
+	b := cputest.Open(t, gpu.Options{})
 	src := Source{Train: synthetic(320, 32, 3), Test: synthetic(100, 32, 4)}
 	for _, tc := range []struct {
 		name string
@@ -187,7 +177,7 @@ func TestLearnsSynthetic(t *testing.T) {
 }
 
 func TestRunFolderOfAnotherRecipe(t *testing.T) {
-	b := newCPU(t)
+	b := cputest.Open(t, gpu.Options{})
 	src := Source{Train: synthetic(64, 32, 1), Test: synthetic(20, 32, 2)}
 	dir := t.TempDir()
 	cfg := tinyConfig()
@@ -213,7 +203,7 @@ func TestRunFolderOfAnotherRecipe(t *testing.T) {
 }
 
 func TestCorruptCheckpoint(t *testing.T) {
-	b := newCPU(t)
+	b := cputest.Open(t, gpu.Options{})
 	src := Source{Train: synthetic(64, 32, 1), Test: synthetic(20, 32, 2)}
 	dir := t.TempDir()
 	cfg := tinyConfig()
@@ -290,7 +280,7 @@ func close(a, b float64) bool { return a-b < 1e-12 && b-a < 1e-12 }
 // TestStepAllocatesNothing runs training steps through the trainer's own
 // step code and counts heap allocations after the first.
 func TestStepAllocatesNothing(t *testing.T) {
-	b := newCPU(t)
+	b := cputest.Open(t, gpu.Options{})
 	src := Source{Train: synthetic(64, 32, 1), Test: synthetic(20, 32, 2)}
 	for _, model := range []string{"resnet8", "densenet-bc10"} {
 		cfg := tinyConfig()
@@ -416,9 +406,9 @@ func recordedStepsMatchDirect(t *testing.T, cfg Config) {
 		}
 		return res.Rows, ck.Arrays[0], logs
 	}
-	rows, w, _ := run(newCPU(t))
+	rows, w, _ := run(cputest.Open(t, gpu.Options{}))
 
-	rec := &fakeRecorder{Backend: newCPU(t)}
+	rec := &fakeRecorder{Backend: cputest.Open(t, gpu.Options{})}
 	rowsR, wR, _ := run(rec)
 	sameRows(t, rows, rowsR)
 	if !reflect.DeepEqual(w, wR) {
@@ -430,7 +420,7 @@ func recordedStepsMatchDirect(t *testing.T, cfg Config) {
 		t.Errorf("recorded %d times, replayed %d, closed %d, want 2 (step, evaluation), 12 and 2 (at the run's end)", rec.records, rec.replays, rec.closes)
 	}
 
-	broken := &fakeRecorder{Backend: newCPU(t), fail: errors.New("capture not supported")}
+	broken := &fakeRecorder{Backend: cputest.Open(t, gpu.Options{}), fail: errors.New("capture not supported")}
 	rowsB, wB, logs := run(broken)
 	sameRows(t, rows, rowsB)
 	if !reflect.DeepEqual(w, wB) {
@@ -462,7 +452,7 @@ func TestDropoutSeedPerStep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	spy := &seedSpy{Backend: newCPU(t)}
+	spy := &seedSpy{Backend: cputest.Open(t, gpu.Options{})}
 	res, err := (&Run{Name: "d", Dir: t.TempDir(), Config: cfg, Backend: spy, Source: Source{Train: synthetic(64, 32, 1), Test: synthetic(40, 32, 2)}}).Execute(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -489,7 +479,7 @@ func TestRunLogsReport(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.Epochs = 2
 	var logs []string
-	_, err := (&Run{Name: "r", Dir: t.TempDir(), Config: cfg, Backend: reporting{newCPU(t)}, Source: Source{Train: synthetic(32, 32, 1), Test: synthetic(20, 32, 2)},
+	_, err := (&Run{Name: "r", Dir: t.TempDir(), Config: cfg, Backend: reporting{cputest.Open(t, gpu.Options{})}, Source: Source{Train: synthetic(32, 32, 1), Test: synthetic(20, 32, 2)},
 		Log: func(s string) { logs = append(logs, s) }}).Execute(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -509,7 +499,7 @@ func TestFinished(t *testing.T) {
 	if Finished(dir, cfg) {
 		t.Error("an empty folder counts as finished")
 	}
-	if _, err := (&Run{Name: "f", Dir: dir, Config: cfg, Backend: newCPU(t), Source: src}).Execute(context.Background()); err != nil {
+	if _, err := (&Run{Name: "f", Dir: dir, Config: cfg, Backend: cputest.Open(t, gpu.Options{}), Source: src}).Execute(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if !Finished(dir, cfg) {

@@ -10,7 +10,7 @@ import (
 
 	"repro/gpu"
 	"repro/gpu/backends"
-	"repro/gpu/cpu"
+	"repro/gpu/cpu/cputest"
 	"repro/gpu/cuda"
 	"repro/gpu/gputest"
 	"repro/model"
@@ -191,11 +191,7 @@ func modelParityUnder(t *testing.T, o gpu.Options) {
 }
 
 func modelParity(t *testing.T, g gpu.Backend) {
-	c, err := cpu.New(gpu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cputest.Open(t, gpu.Options{})
 	r, _ := model.Preset("resnet8")
 	rb := r // option B: its projections' fused add, our statistics with cuDNN's backward
 	rb.Shortcut = "B"

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"repro/gpu"
-	"repro/gpu/cpu"
+	"repro/gpu/cpu/cputest"
 	"repro/gpu/profile"
 	"repro/model"
 )
@@ -15,12 +15,7 @@ import (
 // wrapped CPU backend and expects each op kind counted once per use, the
 // rows ordered by time, Reset to forget them, and the table to name them.
 func TestProfileCountsEveryOp(t *testing.T) {
-	c, err := cpu.New(gpu.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p := profile.Wrap(c)
+	p := profile.Wrap(cputest.Open(t, gpu.Options{Threads: 1}))
 	cfg, _ := model.Preset("resnet8")
 	net, err := model.New(p, cfg, 4)
 	if err != nil {
