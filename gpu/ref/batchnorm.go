@@ -46,12 +46,7 @@ func BatchNormStats(saveMean, saveInvStd, batchVar, x []float64, s gpu.BatchNorm
 		panic(fmt.Sprintf("ref.%s: %d values per channel: the unbiased variance needs at least 2", op, m))
 	}
 	need(op, "x", x, sh.Elems())
-	for _, p := range []struct {
-		name string
-		v    []float64
-	}{{"saveMean", saveMean}, {"saveInvStd", saveInvStd}, {"batchVar", batchVar}} {
-		need(op, p.name, p.v, s.C)
-	}
+	needAll(op, s.C, "saveMean saveInvStd batchVar", saveMean, saveInvStd, batchVar)
 	for c := 0; c < sh.C; c++ {
 		sum := 0.0
 		for n := 0; n < sh.N; n++ {
@@ -84,21 +79,21 @@ func BatchNormStats(saveMean, saveInvStd, batchVar, x []float64, s gpu.BatchNorm
 func BatchNormForwardTrainFromStats(y, runMean, runVar, x, r, gamma, beta, saveMean, saveInvStd, batchVar []float64, s gpu.BatchNormSpec) {
 	const op = "BatchNormForwardTrainFromStats"
 	sh, _ := bnShape(op, s)
-	need(op, "y", y, sh.Elems())
-	need(op, "x", x, sh.Elems())
-	if s.ResidualReLU {
-		need(op, "r", r, sh.Elems())
-	}
-	for _, p := range []struct {
-		name string
-		v    []float64
-	}{{"runMean", runMean}, {"runVar", runVar}, {"gamma", gamma}, {"beta", beta}, {"saveMean", saveMean}, {"saveInvStd", saveInvStd}, {"batchVar", batchVar}} {
-		need(op, p.name, p.v, s.C)
-	}
+	bnNeedTensors(op, y, x, r, sh, s)
+	needAll(op, s.C, "runMean runVar gamma beta saveMean saveInvStd batchVar", runMean, runVar, gamma, beta, saveMean, saveInvStd, batchVar)
 	bnNormalize(y, x, r, gamma, beta, saveMean, saveInvStd, sh, s)
 	for c := 0; c < sh.C; c++ {
 		runMean[c] = (1-s.Momentum)*runMean[c] + s.Momentum*saveMean[c]
 		runVar[c] = (1-s.Momentum)*runVar[c] + s.Momentum*batchVar[c]
+	}
+}
+
+// bnNeedTensors checks a forward's output y, input x and, with
+// s.ResidualReLU, shortcut r, all of shape sh.
+func bnNeedTensors(op string, y, x, r []float64, sh Shape, s gpu.BatchNormSpec) {
+	needAll(op, sh.Elems(), "y x", y, x)
+	if s.ResidualReLU {
+		need(op, "r", r, sh.Elems())
 	}
 }
 
@@ -124,15 +119,8 @@ func bnNormalize(y, x, r, gamma, beta, mean, invstd []float64, sh Shape, s gpu.B
 func BatchNormForwardInfer(y, x, r, gamma, beta, runMean, runVar []float64, s gpu.BatchNormSpec) {
 	const op = "BatchNormForwardInfer"
 	sh, _ := bnShape(op, s)
-	need(op, "y", y, sh.Elems())
-	need(op, "x", x, sh.Elems())
-	if s.ResidualReLU {
-		need(op, "r", r, sh.Elems())
-	}
-	need(op, "gamma", gamma, s.C)
-	need(op, "beta", beta, s.C)
-	need(op, "runMean", runMean, s.C)
-	need(op, "runVar", runVar, s.C)
+	bnNeedTensors(op, y, x, r, sh, s)
+	needAll(op, s.C, "gamma beta runMean runVar", gamma, beta, runMean, runVar)
 	invstd := make([]float64, s.C)
 	for c := range invstd {
 		invstd[c] = 1 / math.Sqrt(runVar[c]+s.Eps)
@@ -154,15 +142,8 @@ func BatchNormForwardInfer(y, x, r, gamma, beta, runMean, runVar []float64, s gp
 func BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, beta, saveMean, saveInvStd []float64, s gpu.BatchNormSpec, accumulate bool) {
 	const op = "BatchNormBackward"
 	sh, m := bnShape(op, s)
-	need(op, "dx", dx, sh.Elems())
-	need(op, "dy", dy, sh.Elems())
-	need(op, "x", x, sh.Elems())
-	for _, p := range []struct {
-		name string
-		v    []float64
-	}{{"dgamma", dgamma}, {"dbeta", dbeta}, {"gamma", gamma}, {"saveMean", saveMean}, {"saveInvStd", saveInvStd}} {
-		need(op, p.name, p.v, s.C)
-	}
+	needAll(op, sh.Elems(), "dx dy x", dx, dy, x)
+	needAll(op, s.C, "dgamma dbeta gamma saveMean saveInvStd", dgamma, dbeta, gamma, saveMean, saveInvStd)
 	if s.ReLU {
 		need(op, "beta", beta, s.C)
 		masked := make([]float64, len(dy))

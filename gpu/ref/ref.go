@@ -15,6 +15,7 @@ package ref
 
 import (
 	"fmt"
+	"strings"
 
 	"repro/gpu"
 )
@@ -43,6 +44,17 @@ func ConvOutput(s gpu.ConvSpec) Shape { return Shape{s.N, s.OutC, s.OutH(), s.Ou
 func need(op, name string, got []float64, want int) {
 	if len(got) != want {
 		panic(fmt.Sprintf("ref.%s: %s has %d elements, want %d", op, name, len(got), want))
+	}
+}
+
+// needAll is need for each of vs, named in order by the words of names.
+func needAll(op string, want int, names string, vs ...[]float64) {
+	ns := strings.Fields(names)
+	if len(ns) != len(vs) {
+		panic(fmt.Sprintf("ref.%s: %d names (%q) for %d slices", op, len(ns), names, len(vs)))
+	}
+	for i, v := range vs {
+		need(op, ns[i], v, want)
 	}
 }
 
