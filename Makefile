@@ -79,6 +79,7 @@ device-bundle:
 # binding tests (gpu/cuda/lib/testdata/fake.c, built with gcc), here, without
 # a GPU: every command line and code path of those steps runs; the fakes
 # compute nothing, so the figures mean nothing. Run it before a device run.
+# Its logs are kept in dry-run-out/ (each step's output, summary.txt).
 device-dry-run: device-bundle
 	@fakes=$$(mktemp -d); \
 	src=gpu/cuda/lib/testdata/fake.c; \
@@ -86,7 +87,8 @@ device-dry-run: device-bundle
 	gcc -shared -fPIC -O1 -o $$fakes/libcublasLt.so.12 $$src -DFAKE_BLASLT -Wl,-soname,libcublasLt.so.12 && \
 	gcc -shared -fPIC -O1 -o $$fakes/libcublas.so.12 $$src -DFAKE_BLAS -L$$fakes -l:libcublasLt.so.12 && \
 	gcc -shared -fPIC -O1 -o $$fakes/libcudnn.so.9 $$src -DFAKE_DNN && \
-	DRY_RUN=1 REPRO_CUDA_LIBS=$$fakes STEPS="bench ablations" device/scripts/device-check.sh $$fakes/out; \
+	rm -rf dry-run-out; \
+	DRY_RUN=1 REPRO_CUDA_LIBS=$$fakes STEPS="bench ablations" device/scripts/device-check.sh dry-run-out; \
 	rc=$$?; rm -rf $$fakes; exit $$rc
 
 # Training speed on the GPU: repro bench (cuda), then, where python3 has torch

@@ -36,6 +36,10 @@
 # ablations were added (estimate now: 6-8; a run cut short keeps the steps
 # named first); without it the CPU half of step 3 runs here too (up to 20
 # minutes, and slower where OpenBLAS is missing).
+# DEADLINE (seconds, unset: none) bounds the whole run where the machine's
+# time is capped: each step's limit shrinks to what is left, a step with
+# under 10 s left is skipped (and counts as failed), and the closing table
+# is still written from the steps that ran.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-${OUT:-$PWD/device-check-out}}
@@ -56,6 +60,15 @@ step() { # step NAME SECONDS COMMAND...
     note "$(printf '%-22s skipped (DRY_RUN: no values to compare)' "$name")"
     return 0
   fi
+  if [ -n "${DEADLINE:-}" ]; then
+    local left=$((DEADLINE - SECONDS))
+    if [ "$left" -lt 10 ]; then
+      note "$(printf '%-22s skipped (DEADLINE %ss: %ss left)' "$name" "$DEADLINE" "$left")"
+      status=1
+      return 124
+    fi
+    [ "$left" -lt "$limit" ] && limit=$left
+  fi
   local start=$SECONDS
   timeout "$limit" "$@" > "$out/$name.txt" 2>&1
   local rc=$?
@@ -75,7 +88,10 @@ PY
 )
   [ -n "$libs" ] && export REPRO_CUDA_LIBS="$libs"
 fi
-note "bundle $here, output $out, REPRO_CUDA_LIBS=${REPRO_CUDA_LIBS:-}"
+if [ -n "${DEADLINE:-}" ] && ! [[ "$DEADLINE" =~ ^[1-9][0-9]*$ ]]; then
+  note "DEADLINE=$DEADLINE: want a whole number of seconds"; exit 2
+fi
+note "bundle $here, output $out, REPRO_CUDA_LIBS=${REPRO_CUDA_LIBS:-}${DEADLINE:+, DEADLINE ${DEADLINE}s}"
 
 steps=${STEPS:-gpu parity train bench ablations}
 
