@@ -30,6 +30,11 @@ func bnShape(op string, s gpu.BatchNormSpec) (Shape, int) {
 // least 2. With s.ReLU, y[n,c,i,j] = max(that value, 0); with
 // s.ResidualReLU, max(that value + r[n,c,i,j], 0) (r is read only then).
 func BatchNormForwardTrain(y, saveMean, saveInvStd, runMean, runVar, x, r, gamma, beta []float64, s gpu.BatchNormSpec) {
+	// checked here too, so that a mistake names the function called
+	const op = "BatchNormForwardTrain"
+	sh, _ := bnShape(op, s)
+	bnNeedTensors(op, y, x, r, sh, s)
+	needAll(op, s.C, "saveMean saveInvStd runMean runVar gamma beta", saveMean, saveInvStd, runMean, runVar, gamma, beta)
 	batchVar := make([]float64, s.C)
 	BatchNormStats(saveMean, saveInvStd, batchVar, x, s)
 	BatchNormForwardTrainFromStats(y, runMean, runVar, x, r, gamma, beta, saveMean, saveInvStd, batchVar, s)

@@ -37,6 +37,8 @@ func TestBatchNormChecksNameTheSlice(t *testing.T) {
 	}{
 		{"BatchNormStats", "saveMean saveInvStd batchVar x", "saveMean saveInvStd batchVar",
 			func(v [][]float64) { BatchNormStats(v[0], v[1], v[2], v[3], s) }},
+		{"BatchNormForwardTrain", "y saveMean saveInvStd runMean runVar x r gamma beta", "saveMean saveInvStd runMean runVar gamma beta",
+			func(v [][]float64) { BatchNormForwardTrain(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], sr) }},
 		{"BatchNormForwardTrainFromStats", "y runMean runVar x r gamma beta saveMean saveInvStd batchVar", "runMean runVar gamma beta saveMean saveInvStd batchVar",
 			func(v [][]float64) {
 				BatchNormForwardTrainFromStats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], sr)
