@@ -249,25 +249,26 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 	s := c.s
 	k2 := s.Kernel * s.Kernel
 	off := c.colsLen + c.dcolsLen
+	// the workers' partial weight gradients (dU under Winograd, else dWt),
+	// summed into worker 0's
+	n := c.kk * s.OutC
 	if c.winogradBack {
-		// dw += G^T dU G of the sum of the workers' dU
-		du := c.b.scratch[0][off : off+c.wino.Points()*s.InC*s.OutC]
-		for w := 1; w < workers; w++ {
-			vec.Add(du, len(du), du, len(du), c.b.scratch[w][off:off+len(du)], len(du), 1, len(du))
-		}
+		n = c.wino.Points() * s.InC * s.OutC
+	}
+	part := c.b.scratch[0][off : off+n]
+	for w := 1; w < workers; w++ {
+		vec.Add(part, n, part, n, c.b.scratch[w][off:off+n], n, 1, n)
+	}
+	if c.winogradBack {
+		// dw += G^T dU G of the summed dU
 		if c.dwByOut {
-			c.wino.WeightGradByOut(dwd, du, s.OutC, s.InC)
+			c.wino.WeightGradByOut(dwd, part, s.OutC, s.InC)
 		} else {
-			c.wino.WeightGrad(dwd, du, s.OutC, s.InC)
+			c.wino.WeightGrad(dwd, part, s.OutC, s.InC)
 		}
 		return nil
 	}
-	// dw[o][c][p][q] += the sum over workers of their partial dWt, read
-	// through the strides of its layout
-	part := c.b.scratch[0][off : off+c.kk*s.OutC]
-	for w := 1; w < workers; w++ {
-		vec.Add(part, len(part), part, len(part), c.b.scratch[w][off:off+len(part)], len(part), 1, len(part))
-	}
+	// dw[o][c][p][q] += the summed dWt, read through the strides of its layout
 	base, so, sc, sp := 0, 1, s.OutC, s.InC*s.OutC // dWt[(p*K+q)*InC+c][o]
 	switch {
 	case c.dwFromDY: // dR[((K-1-p)*K+(K-1-q))*OutC+o][c]

@@ -362,10 +362,7 @@ type zeroTask struct{ d []float32 }
 
 // SetSeed stores seed in dst's two elements, low half first.
 func (b *Backend) SetSeed(dst gpu.IntSlice, seed uint64) error {
-	d, err := ints(dst)
-	if err == nil && len(d) != 2 {
-		err = fmt.Errorf("%d elements, want 2", len(d))
-	}
+	d, err := seedCell(dst)
 	if err != nil {
 		return fmt.Errorf("cpu set seed: %w", err)
 	}
@@ -376,14 +373,20 @@ func (b *Backend) SetSeed(dst gpu.IntSlice, seed uint64) error {
 
 // seedValue reads the seed that SetSeed stored in s.
 func seedValue(s gpu.IntSlice) (uint64, error) {
-	d, err := ints(s)
-	if err == nil && len(d) != 2 {
-		err = fmt.Errorf("%d elements, want 2", len(d))
-	}
+	d, err := seedCell(s)
 	if err != nil {
 		return 0, err
 	}
 	return gpu.SeedFromWords(d[0], d[1]), nil
+}
+
+// seedCell is the seed's two elements in s.
+func seedCell(s gpu.IntSlice) ([]int32, error) {
+	d, err := ints(s)
+	if err == nil && len(d) != 2 {
+		err = fmt.Errorf("%d elements, want 2", len(d))
+	}
+	return d, err
 }
 
 func (z *zeroTask) run(_, lo, hi int) { clear(z.d[lo:hi]) }
