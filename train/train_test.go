@@ -44,6 +44,24 @@ func tinyConfig() Config {
 	return c
 }
 
+// tinyConfigWith is tinyConfig with each key=value of kv set.
+func tinyConfigWith(t *testing.T, kv ...string) Config {
+	t.Helper()
+	c := tinyConfig()
+	for _, s := range kv {
+		if err := c.Set(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// dropoutDenseNet are the keys of the small DenseNet with dropout that the
+// seed, resume and recording tests train.
+func dropoutDenseNet() []string {
+	return []string{"model=densenet-bc10", "arch.growth=4", "arch.dropout=0.2"}
+}
+
 // interruptAt cancels the run at its first progress report of an epoch.
 type interruptAt struct {
 	epoch  int
@@ -79,12 +97,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.Augment.Copies = 2 // static pool too
 	t.Run("resnet8-static-pool", func(t *testing.T) { resumeMatchesUninterrupted(t, cfg, 160) })
-	cfg = tinyConfig()
-	for _, kv := range []string{"model=densenet-bc10", "arch.growth=4", "arch.dropout=0.2"} {
-		if err := cfg.Set(kv); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cfg = tinyConfigWith(t, dropoutDenseNet()...)
 	t.Run("densenet-bc10-dropout", func(t *testing.T) { resumeMatchesUninterrupted(t, cfg, 64) })
 }
 
@@ -155,12 +168,7 @@ func TestLearnsSynthetic(t *testing.T) {
 		{"nesterov-densenet", []string{"model=densenet-bc10", "optimizer.nesterov=true", "arch.growth=4", "arch.dropout=0.1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := tinyConfig()
-			for _, kv := range tc.set {
-				if err := cfg.Set(kv); err != nil {
-					t.Fatal(err)
-				}
-			}
+			cfg := tinyConfigWith(t, tc.set...)
 			res, err := (&Run{Name: tc.name, Dir: t.TempDir(), Config: cfg, Backend: b, Source: src}).Execute(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -379,14 +387,9 @@ func (r *fakeRecording) Close() error { r.f.closes++; return nil }
 // for a ResNet, and for a DenseNet with dropout, whose steps are recorded
 // too (each replay's masks come from the seed stored before it).
 func TestRecordedStepsMatchDirect(t *testing.T) {
-	for _, set := range [][]string{nil, {"model=densenet-bc10", "arch.growth=4", "arch.dropout=0.2"}} {
-		cfg := tinyConfig()
+	for _, set := range [][]string{nil, dropoutDenseNet()} {
+		cfg := tinyConfigWith(t, set...)
 		cfg.Epochs = 2
-		for _, kv := range set {
-			if err := cfg.Set(kv); err != nil {
-				t.Fatal(err)
-			}
-		}
 		t.Run(cfg.Model, func(t *testing.T) { recordedStepsMatchDirect(t, cfg) })
 	}
 }
@@ -446,12 +449,7 @@ func (s *seedSpy) SetSeed(dst gpu.IntSlice, seed uint64) error {
 // seed of its own, Mix(recipe seed, step number), so that masks differ from
 // step to step and a resumed run draws the ones it would have drawn.
 func TestDropoutSeedPerStep(t *testing.T) {
-	cfg := tinyConfig()
-	for _, kv := range []string{"model=densenet-bc10", "arch.growth=4", "arch.dropout=0.2", "seed=11"} {
-		if err := cfg.Set(kv); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cfg := tinyConfigWith(t, append(dropoutDenseNet(), "seed=11")...)
 	spy := &seedSpy{Backend: cputest.Open(t, gpu.Options{})}
 	res, err := (&Run{Name: "d", Dir: t.TempDir(), Config: cfg, Backend: spy, Source: Source{Train: synthetic(64, 32, 1), Test: synthetic(40, 32, 2)}}).Execute(context.Background())
 	if err != nil {
