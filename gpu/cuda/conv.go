@@ -637,9 +637,8 @@ func (c *conv) search(dir int, p *convPlan, a, cv view, w lib.DevicePtr) (lib.Al
 	}
 	r := perf[chosen]
 	if b.logAlgos {
-		fmt.Fprintf(os.Stderr, "cuda conv %dx%d/%d %d->%d @%dx%d batch %d, %s: legacy algo %d math %d, %.3f ms, %d bytes (of %d results)\n",
-			s.Kernel, s.Kernel, s.Stride, s.InC, s.OutC, s.InH, s.InW, a.n, dirName(dir),
-			r.Algo, r.MathType, r.Time, r.Memory, len(perf))
+		fmt.Fprintf(os.Stderr, "cuda conv %s, %s: legacy algo %d math %d, %.3f ms, %d bytes (of %d results)\n",
+			c.describe(a.n), dirName(dir), r.Algo, r.MathType, r.Time, r.Memory, len(perf))
 	}
 	return r, nil
 }
@@ -819,15 +818,8 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 
 // addFlat adds n floats at src to those at dst (dst += src) on stream s.
 func (b *Backend) addFlat(dst, src lib.DevicePtr, n int, s lib.Stream) error {
-	b.args.Reset()
-	b.args.Ptr(dst)
-	b.args.Int(int32(n))
-	b.args.Ptr(dst)
-	b.args.Int(int32(n))
-	b.args.Ptr(src)
-	b.args.Int(int32(n))
-	b.args.Int(1) // one "image" of n values
-	b.args.Int(int32(n))
+	flat := func(p lib.DevicePtr) view { return view{ptr: p, n: 1, c: n, h: 1, w: 1, stride: n} }
+	b.argsAdd(flat(dst), flat(dst), flat(src))
 	return b.launchOn(b.fn.add, n, s)
 }
 

@@ -139,13 +139,18 @@ func (b *Backend) AddForward(y, a, c gpu.Tensor) error {
 	if err != nil || !gpu.SameShape(y, a) || !gpu.SameShape(a, c) {
 		return fmt.Errorf("cuda add: y %v, a %v, b %v: %v", y, a, c, errOrShape(err))
 	}
-	b.args.Reset()
-	b.argView(vy)
-	b.argView(va)
-	b.argView(vc)
-	b.args.Int(int32(vy.n))
-	b.args.Int(int32(vy.chw()))
+	b.argsAdd(vy, va, vc)
 	return b.launch(b.fn.add, vy.n*vy.chw())
+}
+
+// argsAdd packs the add kernel's arguments, y = a + c over y's images.
+func (b *Backend) argsAdd(y, a, c view) {
+	b.args.Reset()
+	b.argView(y)
+	b.argView(a)
+	b.argView(c)
+	b.args.Int(int32(y.n))
+	b.args.Int(int32(y.chw()))
 }
 
 // ResidualForward computes y = a + shortcut(s).
