@@ -15,6 +15,12 @@ package vec
 #define VEC
 #endif
 
+// INLINE: what a loop calls is inlined into each of its clones.
+#define INLINE static inline __attribute__((always_inline))
+
+// relu0 is max(v, 0) as Go computes it: NaN stays NaN, -0 becomes +0.
+INLINE float relu0(float v) { return v <= 0 ? 0 : v; }
+
 // Rows of whole tensors (ld == c) are one run of rows*c values; channel
 // views loop per row. Inner loops over channels index k1/k0 by channel.
 
@@ -27,8 +33,7 @@ VEC static void vec_relu(float *y, long ldy, const float *x, long ldx, long rows
 		float *yr = y + r * ldy;
 		const float *xr = x + r * ldx;
 		for (long j = 0; j < c; j++) {
-			float v = xr[j];
-			yr[j] = v <= 0 ? 0 : v; // as Go's max(v, 0): NaN stays NaN, -0 becomes +0
+			yr[j] = relu0(xr[j]);
 		}
 	}
 }
@@ -51,7 +56,7 @@ VEC static void vec_relu_backward(float *dx, long lddx, const float *dy, long ld
 // and the masked backward loops both call it, so that gcc contracts it the
 // same way in each (a fused multiply-add in the AVX2 and AVX-512 clones) and
 // the backward's mask is exactly where the forward's output is > 0.
-static inline __attribute__((always_inline)) float bn_pre(float x, float k1, float k0) { return x * k1 + k0; }
+INLINE float bn_pre(float x, float k1, float k0) { return x * k1 + k0; }
 
 // relu: the ReLU fused after batch norm, max(v, 0) as vec_relu; with a
 // shortcut s (NULL for none; it may be y) max(v + s, 0).
@@ -63,13 +68,11 @@ VEC static void vec_affine(float *y, long ldy, const float *x, long ldx, const f
 		if (s) {
 			const float *sr = s + r * lds;
 			for (long j = 0; j < c; j++) {
-				float v = bn_pre(xr[j], k1[j], k0[j]) + sr[j];
-				yr[j] = v <= 0 ? 0 : v;
+				yr[j] = relu0(bn_pre(xr[j], k1[j], k0[j]) + sr[j]);
 			}
 		} else if (relu) {
 			for (long j = 0; j < c; j++) {
-				float v = bn_pre(xr[j], k1[j], k0[j]);
-				yr[j] = v <= 0 ? 0 : v;
+				yr[j] = relu0(bn_pre(xr[j], k1[j], k0[j]));
 			}
 		} else {
 			for (long j = 0; j < c; j++) {
@@ -82,7 +85,7 @@ VEC static void vec_affine(float *y, long ldy, const float *x, long ldx, const f
 // masked is dy where v, the fused ReLU's input, is > 0, else +0 (also where
 // v is NaN), by clearing dy's bits: gcc 12 did not vectorize a select here
 // (the masked sums ran 18x slower than the plain ones).
-static inline __attribute__((always_inline)) float masked(float dy, float v) {
+INLINE float masked(float dy, float v) {
 	union { float f; unsigned u; } d = {dy};
 	d.u &= -(unsigned)(v > 0);
 	return d.f;
@@ -177,13 +180,12 @@ VEC static void vec_copy_add(float *y, long ldy, const float *x, long ldx, long 
 // (Winograd.Stride), or back.
 // Each 1-D transform is written out with its small integer coefficients
 // (F2's only add, in the order of the Go reference, which they match bit
-// for bit). The tile functions take m as a constant and are inlined into
-// one loop over tiles per algorithm, itself inlined into each transform's
+// for bit). The tile functions take m as a constant and are inlined (INLINE)
+// into one loop over tiles per algorithm, itself inlined into each transform's
 // AVX-512/AVX2/baseline clones: left alone, gcc kept F4's tiles out of line
 // as the baseline's SSE code (1.7x slower). There omp simd vectorizes over
 // channels once the loops over the tile are unrolled, which gcc 12 does
 // only when told to (without it, F4's ran 8x slower).
-#define INLINE static inline __attribute__((always_inline))
 
 // y = B^T x for x, y of a values
 #define WINOGRAD_BT(m, y, x) do { \
