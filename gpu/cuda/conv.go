@@ -819,7 +819,7 @@ func (c *conv) Backward(dx gpu.Tensor, dw gpu.Slice, dy, x gpu.Tensor, w gpu.Sli
 // addFlat adds n floats at src to those at dst (dst += src) on stream s.
 func (b *Backend) addFlat(dst, src lib.DevicePtr, n int, s lib.Stream) error {
 	flat := func(p lib.DevicePtr) view { return view{ptr: p, n: 1, c: n, h: 1, w: 1, stride: n} }
-	b.argsAdd(flat(dst), flat(dst), flat(src))
+	b.args3(flat(dst), flat(dst), flat(src))
 	return b.launchOn(b.fn.add, n, s)
 }
 

@@ -120,12 +120,7 @@ func (b *Backend) ReLUBackward(dx, dy, y gpu.Tensor) error {
 	if err != nil || !gpu.SameShape(dx, dy) || !gpu.SameShape(dy, y) {
 		return fmt.Errorf("cuda relu backward: dx %v, dy %v, y %v: %v", dx, dy, y, errOrShape(err))
 	}
-	b.args.Reset()
-	b.argView(vdx)
-	b.argView(vdy)
-	b.argView(vy)
-	b.args.Int(int32(vy.n))
-	b.args.Int(int32(vy.chw()))
+	b.args3(vdx, vdy, vy)
 	return b.launch(b.fn.reluB, vy.n*vy.chw())
 }
 
@@ -139,12 +134,14 @@ func (b *Backend) AddForward(y, a, c gpu.Tensor) error {
 	if err != nil || !gpu.SameShape(y, a) || !gpu.SameShape(a, c) {
 		return fmt.Errorf("cuda add: y %v, a %v, b %v: %v", y, a, c, errOrShape(err))
 	}
-	b.argsAdd(vy, va, vc)
+	b.args3(vy, va, vc)
 	return b.launch(b.fn.add, vy.n*vy.chw())
 }
 
-// argsAdd packs the add kernel's arguments, y = a + c over y's images.
-func (b *Backend) argsAdd(y, a, c view) {
+// args3 packs the arguments of an elementwise kernel of three same-shape
+// views (add, relu_backward): each one's pointer and image stride, then y's
+// image count and values per image.
+func (b *Backend) args3(y, a, c view) {
 	b.args.Reset()
 	b.argView(y)
 	b.argView(a)
